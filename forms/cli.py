@@ -1,0 +1,218 @@
+"""`python -m forms`: check forms, validate a record, or walk a form in the terminal.
+
+python -m forms check FILE...            every problem, with sheet, row and column
+python -m forms validate FORM RECORD     field-level errors and computed values as JSON
+python -m forms preview FORM [--lang pt] question by question, answers typed at the prompt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from forms.loader import FormLoadError, load_form
+from forms.model import Form, Group, Node, Question, Repeat
+from forms.validation import validate_record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m forms", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="load forms and report every problem")
+    check.add_argument("files", nargs="+", type=Path)
+
+    validate = commands.add_parser("validate", help="validate a record (JSON) against a form")
+    validate.add_argument("form", type=Path)
+    validate.add_argument("record", type=Path, help="a JSON file, or - for standard input")
+    validate.add_argument("--lang", default=None, help="message language: pt or en")
+
+    preview = commands.add_parser("preview", help="walk a form question by question")
+    preview.add_argument("form", type=Path)
+    preview.add_argument("--lang", default=None, help="pt or en (default: the form's own)")
+
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        return check_forms(args.files, sys.stdout)
+    if args.command == "validate":
+        return validate_file(args.form, args.record, args.lang, sys.stdout)
+    return preview_form(args.form, args.lang, sys.stdin, sys.stdout)
+
+
+def check_forms(paths: list[Path], out: TextIO) -> int:
+    failed = 0
+    for path in paths:
+        try:
+            form = load_form(path)
+        except FormLoadError as error:
+            failed += 1
+            print(f"✗ {path}", file=out)
+            for problem in error.problems:
+                print(f"    {problem}", file=out)
+            continue
+        questions = sum(1 for _ in form.questions())
+        print(
+            f"✓ {path}: {form.form_id} version {form.version}, {questions} questions, "
+            f"languages: {', '.join(form.languages)}",
+            file=out,
+        )
+    return 1 if failed else 0
+
+
+def validate_file(form_path: Path, record_path: Path, lang: str | None, out: TextIO) -> int:
+    try:
+        form = load_form(form_path)
+    except FormLoadError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    try:
+        text = sys.stdin.read() if str(record_path) == "-" else record_path.read_text("utf-8")
+        record = json.loads(text)
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"{record_path}: cannot read the record: {error}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as error:
+        print(
+            f"{record_path}: not valid JSON at line {error.lineno}, column {error.colno}: "
+            f"{error.msg}",
+            file=sys.stderr,
+        )
+        return 2
+    result = validate_record(form, record, language=lang)
+    print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False), file=out)
+    return 0 if result.ok else 1
+
+
+def preview_form(path: Path, lang: str | None, stdin: TextIO, out: TextIO) -> int:
+    """Walk the form like an enumerator would: relevance applies, answers are checked."""
+    try:
+        form = load_form(path)
+    except FormLoadError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    language = lang or None
+    print(f"{form.title} ({form.form_id}, version {form.version})", file=out)
+    print("Type an answer and press Enter; empty skips; 'q' quits.\n", file=out)
+    record: dict[str, Any] = {}
+    try:
+        _preview_nodes(form, form.children, record, record, language, stdin, out, prefix="")
+    except _Quit:
+        print("\n(stopped)", file=out)
+    result = validate_record(form, record, language=language)
+    print("\nRecord:", file=out)
+    print(json.dumps(result.record, indent=2, ensure_ascii=False), file=out)
+    for issue in result.errors:
+        print(f"  ✗ {issue.path}: {issue.message}", file=out)
+    for issue in result.warnings:
+        print(f"  ! {issue.path}: {issue.message}", file=out)
+    return 0
+
+
+class _Quit(Exception):
+    pass
+
+
+def _preview_nodes(
+    form: Form,
+    nodes: list[Node],
+    record: dict[str, Any],
+    scope: dict[str, Any],
+    language: str | None,
+    stdin: TextIO,
+    out: TextIO,
+    prefix: str,
+) -> None:
+    for node in nodes:
+        if not _relevant_now(form, record, node, scope):
+            continue
+        label = form.text(node.label, language)
+        if isinstance(node, Repeat):
+            instances: list[dict[str, Any]] = scope.setdefault(node.name, [])
+            while True:
+                answer = _ask(
+                    f"{prefix}Add a {label or node.name} (#{len(instances) + 1})? [y/N] ",
+                    stdin,
+                    out,
+                )
+                if answer.lower() not in ("y", "yes", "s", "sim"):
+                    break
+                instance: dict[str, Any] = {}
+                instances.append(instance)
+                _preview_nodes(
+                    form, node.children, record, instance, language, stdin, out, prefix + "  "
+                )
+        elif isinstance(node, Group):
+            if label:
+                print(f"{prefix}== {label} ==", file=out)
+            _preview_nodes(form, node.children, record, scope, language, stdin, out, prefix)
+        elif node.type == "note":
+            print(f"{prefix}{label}", file=out)
+        elif node.takes_input:
+            _ask_question(form, node, record, scope, language, stdin, out, prefix)
+
+
+def _relevant_now(form: Form, record: dict, node: Node, scope: dict) -> bool:
+    # Re-validate the record as typed so far: the engine decides relevance, in one place.
+    result = validate_record(form, record)
+    return result.is_relevant(node.name, _index_of(record, scope, node))
+
+
+def _index_of(record: dict, scope: dict, node: Node) -> tuple[int, ...]:
+    if scope is record:
+        return ()
+    for repeat in reversed(node.repeat_path):
+        instances = record.get(repeat) if len(node.repeat_path) == 1 else None
+        if instances is not None:
+            return (len(instances) - 1,)
+    return ()
+
+
+def _ask_question(form, question: Question, record, scope, language, stdin, out, prefix) -> None:
+    label = form.text(question.label, language) or question.name
+    hint = form.text(question.hint, language)
+    choices = form.choices_for(question) if question.is_select else []
+    while True:
+        print(f"{prefix}{label}" + (f"  ({hint})" if hint else ""), file=out)
+        for number, choice in enumerate(choices, 1):
+            print(f"{prefix}  {number}. {form.text(choice.label, language)}", file=out)
+        answer = _ask(f"{prefix}> ", stdin, out)
+        if answer == "":
+            scope.pop(question.name, None)
+            return
+        scope[question.name] = _interpret(question, answer, choices)
+        result = validate_record(form, record, language=language)
+        index = _index_of(record, scope, question)
+        from forms.validation import path_of
+
+        problems = [i for i in result.errors if i.path == path_of(form, question.name, index)]
+        if not problems:
+            return
+        for issue in problems:
+            print(f"{prefix}  ✗ {issue.message}", file=out)
+
+
+def _interpret(question: Question, answer: str, choices: list) -> Any:
+    if question.is_select:
+        picked = []
+        for token in answer.replace(",", " ").split():
+            if token.isdigit() and 1 <= int(token) <= len(choices):
+                picked.append(choices[int(token) - 1].name)
+            else:
+                picked.append(token)
+        return picked if question.type == "select_multiple" else (picked[0] if picked else "")
+    return answer
+
+
+def _ask(prompt: str, stdin: TextIO, out: TextIO) -> str:
+    print(prompt, end="", file=out, flush=True)
+    line = stdin.readline()
+    if not line or line.strip().lower() == "q":
+        raise _Quit
+    return line.strip()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,602 @@
+"""Load an XLSForm into a checked `Form`, or refuse it with every problem and where it is.
+
+pyxform reads the workbook (.xlsx, .xls, .csv or .md) exactly as ODK and KoboToolbox do, so
+field teams bring their forms unchanged. We then check what pyxform allows but we don't
+support: a form we can't render faithfully is refused at load time, never shown wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyxform.errors import PyXFormError
+from pyxform.xls2json import workbook_to_json
+from pyxform.xls2json_backends import get_xlsform
+
+from forms.expressions import ExpressionError, parse
+from forms.model import (
+    QUESTION_TYPES,
+    SENSITIVITY_LEVELS,
+    Choice,
+    Form,
+    Group,
+    Node,
+    Question,
+    Repeat,
+    Translations,
+)
+
+# pyxform's names for a few types differ from the XLSForm spelling.
+_PYXFORM_TYPES = {
+    "select one": "select_one",
+    "select all that apply": "select_multiple",
+    "photo": "image",
+}
+
+# Keys of a pyxform survey element we understand. Anything else (media::image, trigger,
+# guidance_hint, bind::*, body::*, ...) changes how ODK renders or behaves, so we refuse it.
+_KNOWN_KEYS = {
+    "type",
+    "name",
+    "label",
+    "hint",
+    "bind",
+    "control",
+    "parameters",
+    "itemset",
+    "list_name",
+    "choices",
+    "choice_filter",
+    "default",
+    "children",
+    "sensitivity",
+    "soft_constraint",
+    "soft_constraint_message",
+    "geo_site",
+}
+_KNOWN_BIND_KEYS = {
+    "relevant",
+    "constraint",
+    "jr:constraintMsg",
+    "required",
+    "jr:requiredMsg",
+    "calculate",
+    "readonly",
+}
+_KNOWN_CONTROL_KEYS = {"appearance", "jr:count", "start", "end", "step", "accuracyThreshold"}
+
+# Where a key of pyxform's output came from on the survey sheet, for messages.
+_COLUMN_OF = {
+    "relevant": "relevant",
+    "constraint": "constraint",
+    "jr:constraintMsg": "constraint_message",
+    "required": "required",
+    "jr:requiredMsg": "required_message",
+    "calculate": "calculation",
+    "readonly": "read_only",
+    "jr:count": "repeat_count",
+    "appearance": "appearance",
+}
+
+_YES = {"yes", "true", "true()"}
+_NO = {"", "no", "false", "false()"}
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+# choice_filter expressions name columns of the choices sheet bare ("district = ${district}").
+_BARE_NAME = re.compile(r"""('[^']*'|"[^"]*"|\$\{[^}]*\}|[A-Za-z_][A-Za-z0-9_.\-:]*\s*\(?)""")
+_OPERATOR_WORDS = {"and", "or", "div", "mod"}
+CHOICE_COLUMN_PREFIX = "__choice__"
+
+
+@dataclass(frozen=True)
+class FormProblem:
+    """One thing wrong with a form, located so that a form author can fix it."""
+
+    message: str
+    sheet: str = "survey"
+    row: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = [f"sheet '{self.sheet}'"]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column:
+            where.append(f"column '{self.column}'")
+        return f"{', '.join(where)}: {self.message}"
+
+
+class FormLoadError(Exception):
+    """The form can't be used. `problems` lists everything found, not just the first."""
+
+    def __init__(self, source: str, problems: list[FormProblem]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
+
+
+def load_form(path: str | Path) -> Form:
+    """Read an XLSForm file and return the checked form, or raise FormLoadError."""
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise FormLoadError(source, [FormProblem(f"no such file: {path}", sheet="-")])
+    try:
+        # This is pyxform's parse_file_to_json, split in two so that we keep the sheet rows
+        # and can point at the row of every problem we find.
+        workbook = get_xlsform(xlsform=str(path))
+        parsed = workbook_to_json(
+            workbook_dict=workbook,
+            form_name="data",
+            fallback_form_name=workbook.fallback_form_name,
+            default_language="default",
+            warnings=[],
+        )
+    except PyXFormError as error:
+        raise FormLoadError(source, [_problem_from_pyxform(error)]) from None
+    except Exception as error:  # a corrupt or unreadable file: openpyxl/xlrd raise anything
+        problem = FormProblem(f"cannot read the file as an XLSForm ({error})", sheet="-")
+        raise FormLoadError(source, [problem]) from None
+
+    version = str(parsed.get("version") or "") or _content_version(path)
+    return _FormBuilder(workbook, parsed, source, version).build()
+
+
+def _content_version(path: Path) -> str:
+    """A version for a form whose settings sheet has none: its content hash, so that any
+    edit makes a new version and records always say which definition they were filled on."""
+    return "sha-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+_PYXFORM_ROW = re.compile(r"\[row\s*:\s*(\d+)\]")
+_PYXFORM_SHEET = re.compile(r"'(survey|choices|settings)' sheet")
+_PYXFORM_COLUMN = re.compile(r"the '([^']+)' (?:value|column)")
+
+
+def _problem_from_pyxform(error: PyXFormError) -> FormProblem:
+    text = str(error).strip()
+    row = _PYXFORM_ROW.search(text)
+    sheet = _PYXFORM_SHEET.search(text)
+    column = _PYXFORM_COLUMN.search(text)
+    message = _PYXFORM_ROW.sub("", text).strip()
+    return FormProblem(
+        message=message,
+        sheet=sheet.group(1) if sheet else "survey",
+        row=int(row.group(1)) if row else None,
+        column=column.group(1) if column else None,
+    )
+
+
+def rewrite_choice_filter(text: str) -> str:
+    """Turn the bare choice-sheet column names of a choice_filter into references.
+
+    `district = ${district}` becomes `${__choice__district} = ${district}`, which the
+    expression engine understands; the validator resolves those names on each choice.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token[0] in "'\"$" or token.endswith("(") or token in _OPERATOR_WORDS:
+            return token
+        return "${" + CHOICE_COLUMN_PREFIX + token + "}"
+
+    return _BARE_NAME.sub(replace, text)
+
+
+class _FormBuilder:
+    """Turns pyxform's JSON into our model, collecting problems instead of stopping early."""
+
+    def __init__(self, workbook: Any, parsed: dict[str, Any], source: str, version: str):
+        self.parsed = parsed
+        self.source = source
+        self.version = version
+        self.problems: list[FormProblem] = []
+        self.languages: set[str] = set()
+        # Survey rows by name, in sheet order (pyxform keeps blank rows, so index + 2 is the
+        # spreadsheet row: one for the header, one because rows count from 1).
+        self.rows_by_name: dict[str, deque[tuple[int, dict[str, Any]]]] = defaultdict(deque)
+        for index, raw_row in enumerate(workbook.survey or []):
+            row = _lower_keys(raw_row)
+            if row.get("name"):
+                self.rows_by_name[str(row["name"]).strip()].append((index + 2, row))
+        self.choice_rows: dict[tuple[str, str], int] = {}
+        for index, raw_row in enumerate(workbook.choices or []):
+            row = _lower_keys(raw_row)
+            list_name = row.get("list_name", row.get("list name", ""))
+            key = (str(list_name).strip(), str(row.get("name", "")).strip())
+            self.choice_rows.setdefault(key, index + 2)
+        self.seen_names: dict[str, int] = {}
+
+    def build(self) -> Form:
+        children = self._nodes(self.parsed.get("children", []), repeat_path=())
+        choices = self._choices()
+        settings_name = self.parsed.get("instance_name")
+        form_id = str(self.parsed.get("id_string") or "")
+        if not form_id:
+            self.problems.append(FormProblem("the form has no form_id", sheet="settings"))
+        default_language = str(self.parsed.get("default_language") or "default")
+        if self.languages and default_language not in self.languages:
+            # pyxform leaves "default" when the settings sheet names no default language.
+            default_language = sorted(self.languages)[0]
+        form = Form(
+            form_id=form_id or "unnamed",
+            version=self.version,
+            title=str(self.parsed.get("title") or form_id),
+            default_language=default_language,
+            languages=sorted(self.languages) or ["default"],
+            instance_name=settings_name,
+            children=children,
+            choices=choices,
+            source=self.source,
+        )
+        if settings_name:
+            self._check_expression(settings_name, "instance_name", None, sheet="settings")
+        self._check_references(form)
+        self._check_selects(form)
+        if not self.problems:  # the dependency order needs every expression readable
+            self._check_cycles(form)
+        if self.problems:
+            raise FormLoadError(self.source, self.problems)
+        return form
+
+    # --- survey ---------------------------------------------------------------------
+
+    def _nodes(self, elements: list[dict[str, Any]], repeat_path: tuple[str, ...]) -> list[Node]:
+        nodes: list[Node] = []
+        previous_select: dict[str, Any] | None = None
+        for element in elements:
+            if element.get("name") == "meta" and element.get("control", {}).get("bodyless"):
+                continue  # pyxform's instanceID/instanceName; we keep our own identity
+            name = str(element.get("name", ""))
+            if previous_select is not None and name == f"{previous_select['name']}_other":
+                nodes.append(self._other_question(element, previous_select, repeat_path))
+                previous_select = None
+                continue
+            node = self._node(element, repeat_path)
+            if node is not None:
+                nodes.append(node)
+            is_or_other = (
+                isinstance(node, Question)
+                and node.is_select
+                and _has_other_field(node.name, elements)
+            )
+            previous_select = element if is_or_other else None
+        return nodes
+
+    def _row_of(self, name: str) -> tuple[int, dict[str, Any]]:
+        rows = self.rows_by_name.get(name)
+        if rows:
+            return rows.popleft()
+        return 0, {}
+
+    def _node(self, element: dict[str, Any], repeat_path: tuple[str, ...]) -> Node | None:
+        name = str(element.get("name", ""))
+        row, sheet_row = self._row_of(name)
+        kind = str(element.get("type", ""))
+
+        if name in self.seen_names:
+            self._problem(
+                f"the name '{name}' is already used on row {self.seen_names[name]}; names must "
+                "be unique across the whole form (records are keyed by question name)",
+                row,
+                "name",
+            )
+        else:
+            self.seen_names[name] = row
+
+        question_type = _PYXFORM_TYPES.get(kind, kind)
+        if kind not in ("group", "repeat") and question_type not in QUESTION_TYPES:
+            # Its other columns are pyxform's doing for that type: the type says it all.
+            self._problem(
+                f"the question type '{sheet_row.get('type', kind)}' is not supported "
+                f"(supported: {', '.join(sorted(QUESTION_TYPES))})",
+                row,
+                "type",
+            )
+            return None
+
+        unknown = sorted(set(element) - _KNOWN_KEYS)
+        for key in unknown:
+            self._problem(f"the column '{_column_name(key)}' is not supported", row, key)
+        bind = element.get("bind", {}) or {}
+        control = element.get("control", {}) or {}
+        for key in sorted(set(bind) - _KNOWN_BIND_KEYS):
+            self._problem(f"the bind column '{key}' is not supported", row, f"bind::{key}")
+        for key in sorted(set(control) - _KNOWN_CONTROL_KEYS - {"bodyless"}):
+            self._problem(f"the body column '{key}' is not supported", row, f"body::{key}")
+
+        common: dict[str, Any] = {
+            "name": name,
+            "row": row,
+            "label": self._translations(element.get("label"), row, "label"),
+            "hint": self._translations(element.get("hint"), row, "hint"),
+            "relevant": self._expression(bind.get("relevant"), row, "relevant"),
+            "appearance": control.get("appearance"),
+            "repeat_path": repeat_path,
+        }
+        if kind in ("group", "repeat"):
+            for key in ("constraint", "calculate", "required"):
+                if bind.get(key):
+                    self._problem(f"a {kind} cannot have a {_COLUMN_OF[key]}", row, key)
+            if kind == "repeat":
+                inner_path = (*repeat_path, name)
+                return Repeat(
+                    **common,
+                    children=self._nodes(element.get("children", []), inner_path),
+                    repeat_count=self._expression(control.get("jr:count"), row, "repeat_count"),
+                )
+            return Group(**common, children=self._nodes(element.get("children", []), repeat_path))
+
+        sensitivity = str(element.get("sensitivity", "personal")).strip().lower()
+        if sensitivity not in SENSITIVITY_LEVELS:
+            self._problem(
+                f"sensitivity '{element.get('sensitivity')}' must be one of "
+                f"{', '.join(SENSITIVITY_LEVELS)}",
+                row,
+                "sensitivity",
+            )
+            sensitivity = "sensitive"
+        parameters = element.get("parameters") or {}
+        if isinstance(parameters, str):
+            parameters = _parse_parameters(parameters)
+        for key in ("start", "end", "step"):
+            if key in control:
+                parameters.setdefault(key, str(control[key]))
+        if "accuracyThreshold" in control:
+            parameters.setdefault("capture-accuracy", str(control["accuracyThreshold"]))
+
+        choice_filter = element.get("choice_filter")
+        if choice_filter:
+            self._check_expression(rewrite_choice_filter(choice_filter), "choice_filter", row)
+        geo_site = element.get("geo_site")
+        if geo_site:
+            geo_site = str(geo_site).strip()
+            match = re.fullmatch(r"\$\{([^}]+)\}", geo_site)
+            geo_site = match.group(1) if match else geo_site
+        type_cell = str(sheet_row.get("type", ""))
+        return Question(
+            **common,
+            type=question_type,
+            required=_flag_or_expression(
+                bind.get("required"), lambda text: self._expression(text, row, "required")
+            ),
+            required_message=self._translations(bind.get("jr:requiredMsg"), row, "required"),
+            constraint=self._expression(bind.get("constraint"), row, "constraint"),
+            constraint_message=self._translations(
+                bind.get("jr:constraintMsg"), row, "constraint_message"
+            ),
+            soft_constraint=self._expression(
+                element.get("soft_constraint"), row, "soft_constraint"
+            ),
+            soft_constraint_message=self._translations(
+                element.get("soft_constraint_message"), row, "soft_constraint_message"
+            ),
+            calculation=self._expression(bind.get("calculate"), row, "calculation"),
+            default=None if element.get("default") is None else str(element["default"]),
+            read_only=_flag_or_expression(
+                bind.get("readonly"), lambda text: self._expression(text, row, "read_only")
+            ),
+            choice_list=element.get("itemset") or element.get("list_name"),
+            choice_filter=choice_filter,
+            or_other=type_cell.replace("_", " ").lower().endswith(("or other", "specify other")),
+            parameters={str(k): str(v) for k, v in parameters.items()},
+            sensitivity=sensitivity,
+            geo_site=geo_site,
+        )
+
+    def _other_question(
+        self, element: dict[str, Any], select: dict[str, Any], repeat_path: tuple[str, ...]
+    ) -> Question:
+        """The "specify other" text question pyxform adds after an `or_other` select.
+
+        pyxform writes its relevance as an XPath path (`selected(../x, 'other')`); we state
+        the same thing in our reference syntax and give it both languages' labels.
+        """
+        name = str(element["name"])
+        select_question = self.seen_names.get(str(select["name"]), 0)
+        self.seen_names.setdefault(name, select_question)
+        label = {
+            language: _SPECIFY_OTHER.get(_code(language), "Specify other")
+            for language in (self.languages or {"default"})
+        }
+        return Question(
+            name=name,
+            row=select_question,
+            label=label,
+            type="text",
+            relevant=f"selected(${{{select['name']}}}, 'other')",
+            required="yes",
+            sensitivity=str(select.get("sensitivity", "personal")).strip().lower()  # type: ignore[arg-type]
+            if str(select.get("sensitivity", "personal")).strip().lower() in SENSITIVITY_LEVELS
+            else "sensitive",
+            repeat_path=repeat_path,
+        )
+
+    # --- choices --------------------------------------------------------------------
+
+    def _choices(self) -> dict[str, list[Choice]]:
+        result: dict[str, list[Choice]] = {}
+        for list_name, items in (self.parsed.get("choices") or {}).items():
+            choices = []
+            for item in items:
+                name = str(item.get("name", ""))
+                row = self.choice_rows.get((list_name, name))
+                if "media" in item:
+                    self._problem(
+                        "choice images/audio (media::) are not supported",
+                        row,
+                        "media",
+                        sheet="choices",
+                    )
+                properties = {
+                    str(key): str(value)
+                    for key, value in item.items()
+                    if key not in ("name", "label", "media")
+                }
+                choices.append(
+                    Choice(
+                        name=name,
+                        label=self._translations(item.get("label"), row, "label", "choices"),
+                        properties=properties,
+                    )
+                )
+            result[str(list_name)] = choices
+        return result
+
+    # --- checks across the form ---------------------------------------------------------
+
+    def _check_references(self, form: Form) -> None:
+        for question in form.walk():
+            for column, text in _expressions_of(question):
+                for name in _references(text):
+                    if name.startswith(CHOICE_COLUMN_PREFIX):
+                        continue
+                    if not form.has_node(name):
+                        self._problem(
+                            f"'${{{name}}}' refers to a question that does not exist",
+                            question.row,
+                            column,
+                        )
+            if isinstance(question, Question) and question.geo_site:
+                if not form.has_node(question.geo_site):
+                    self._problem(
+                        f"geo_site names '{question.geo_site}', which is not a question",
+                        question.row,
+                        "geo_site",
+                    )
+                elif question.type != "geopoint":
+                    self._problem("geo_site only applies to a geopoint", question.row, "geo_site")
+
+    def _check_selects(self, form: Form) -> None:
+        for question in form.questions():
+            if not question.is_select:
+                continue
+            if not question.choice_list or question.choice_list not in form.choices:
+                self._problem(
+                    f"the choice list '{question.choice_list}' is not on the choices sheet",
+                    question.row,
+                    "type",
+                )
+            elif not form.choices[question.choice_list]:
+                self._problem(
+                    f"the choice list '{question.choice_list}' has no choices",
+                    question.row,
+                    "type",
+                )
+
+    def _check_cycles(self, form: Form) -> None:
+        from forms.validation import dependency_order  # the order lives with its only user
+
+        try:
+            dependency_order(form)
+        except ValueError as error:
+            node_name = getattr(error, "node_name", None)
+            row = form.node(node_name).row if node_name else None
+            self._problem(str(error), row, "calculation")
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _expression(self, text: Any, row: int, column: str) -> str | None:
+        if text is None or str(text).strip() == "":
+            return None
+        text = str(text).strip()
+        self._check_expression(text, column, row)
+        return text
+
+    def _check_expression(self, text: str, column: str, row: int | None, sheet: str = "survey"):
+        try:
+            parse(text)
+        except ExpressionError as error:
+            self._problem(f"cannot read the expression: {error}", row, column, sheet=sheet)
+
+    def _translations(
+        self, value: Any, row: int | None, column: str, sheet: str = "survey"
+    ) -> Translations:
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            self.languages.update(str(language) for language in value)
+            return {str(language): str(text) for language, text in value.items()}
+        return {"default": str(value)}
+
+    def _problem(
+        self, message: str, row: int | None, column: str | None, sheet: str = "survey"
+    ) -> None:
+        self.problems.append(FormProblem(message, sheet=sheet, row=row, column=column))
+
+
+_SPECIFY_OTHER = {"pt": "Especifique outro", "en": "Specify other"}
+
+
+def _code(language: str) -> str:
+    from forms.model import language_code
+
+    return language_code(language)
+
+
+def _lower_keys(row: dict[str, Any]) -> dict[str, Any]:
+    """Sheet headers are case-insensitive in XLSForm ("NAME" is "name")."""
+    return {str(key).strip().lower(): value for key, value in row.items()}
+
+
+def _has_other_field(name: str, siblings: list[dict[str, Any]]) -> bool:
+    """pyxform follows an `or_other` select with a "{name}_other" text question."""
+    other = f"{name}_other"
+    for element in siblings:
+        if element.get("name") == other:
+            relevant = str((element.get("bind") or {}).get("relevant", ""))
+            return "'other'" in relevant and name in relevant
+    return False
+
+
+def _column_name(key: str) -> str:
+    return {"media": "media::image", "guidance_hint": "guidance_hint"}.get(key, key)
+
+
+def _parse_parameters(text: str) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in re.split(r"[\s;,]+", text.strip()) if "=" in item)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _flag_or_expression(value: Any, check) -> str | None:
+    """required and read_only take yes/no or an expression."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.lower() in _NO:
+        return None
+    if text.lower() in _YES:
+        return "yes"
+    return check(text)
+
+
+def _expressions_of(node: Node) -> list[tuple[str, str]]:
+    found = []
+    if node.relevant:
+        found.append(("relevant", node.relevant))
+    if isinstance(node, Repeat) and node.repeat_count:
+        found.append(("repeat_count", node.repeat_count))
+    if isinstance(node, Question):
+        for column in ("constraint", "soft_constraint", "calculation"):
+            text = getattr(node, column)
+            if text:
+                found.append((column, text))
+        for column in ("required", "read_only"):
+            text = getattr(node, column)
+            if text and text != "yes":
+                found.append((column, text))
+        if node.choice_filter:
+            found.append(("choice_filter", rewrite_choice_filter(node.choice_filter)))
+    return found
+
+
+def _references(text: str) -> frozenset[str]:
+    try:
+        return parse(text).references
+    except ExpressionError:
+        return frozenset()  # already reported where the expression was read

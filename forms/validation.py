@@ -1,0 +1,871 @@
+"""Validate a record against its form, the way ODK Collect would on a tablet.
+
+`validate_record(form, record)` is the single definition of a valid record: the tablet
+app calls it as the enumerator types, the sync server on every uploaded revision (a device
+is never trusted). It:
+
+- computes relevance and calculations in dependency order (a calculation may use one that
+  appears later in the form, as ODK allows);
+- drops answers to questions that aren't relevant, as ODK does;
+- checks type, required (only when relevant), constraints, choices and choice filters,
+  repeat counts, GPS range and accuracy;
+- returns field-level errors and warnings with a path ("members[2].age"), a code and a
+  message in the form's language, plus the cleaned record with its computed values.
+
+Soft constraints, GPS accuracy and site checks are warnings: they never block finalizing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from forms.expressions import NodeSet, Value, to_number, to_string
+from forms.loader import CHOICE_COLUMN_PREFIX, rewrite_choice_filter
+from forms.messages import message
+from forms.model import Choice, Form, Group, Node, Question, Repeat
+
+Index = tuple[int, ...]  # 0-based instance numbers of the enclosing repeats, outermost first
+Key = tuple[str, Index]
+Severity = Literal["error", "warning"]
+
+TEXT_LIMIT = 5000
+INT32 = 2**31
+# A GPS fix worse than this is flagged when the form sets no capture-accuracy of its own.
+DEFAULT_ACCURACY_LIMIT_M = 50.0
+SITE_DISTANCE_WARNING_M = 1000.0
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_INTEGER_TEXT = re.compile(r"^\s*[-+]?\d+\s*$")
+_DATE_TEXT = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_TIME_TEXT = re.compile(
+    r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    """One problem with one answer."""
+
+    path: str  # "members[2].age" (repeat positions count from 1, as enumerators do)
+    name: str  # the question name, for jumping to it
+    code: str  # "required", "constraint", "integer", "date", ...
+    message: str
+    severity: Severity = "error"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "field": self.name, "code": self.code, "message": self.message}
+
+
+@dataclass
+class ValidationResult:
+    errors: list[FieldIssue]
+    warnings: list[FieldIssue]
+    record: dict[str, Any]  # relevant answers plus computed values, ready to store
+    calculated: dict[str, Any]  # path -> computed value
+    _run: _Run | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def is_relevant(self, name: str, index: Index = ()) -> bool:
+        return self._run is None or self._run.relevance.get((name, index), True)
+
+    def value(self, name: str, index: Index = ()) -> Value:
+        """The XPath value a question has in this record (computed ones included)."""
+        return "" if self._run is None else self._run.values.get((name, index), "")
+
+    def evaluate(self, expression: str, name: str | None = None, index: Index = ()) -> Value:
+        """Evaluate an expression of the form as if it sat on question `name` at `index`
+        (the first top-level node when None): used for labels, instance names and counts."""
+        if self._run is None:
+            return ""
+        form = self._run.form
+        node = form.node(name) if name else form.children[0]
+        return form.expression(expression).evaluate(_Context(self._run, node, index))
+
+    def filtered_choices(self, question: Question, index: Index = ()) -> list[Choice]:
+        """The choices to offer now: the list after the question's choice_filter."""
+        if self._run is None:
+            return []
+        return self._run.filtered_choices(question, index)
+
+    def issues_for(self, path: str) -> list[FieldIssue]:
+        """Errors then warnings for one answer, by its path ("members[2].age")."""
+        return [issue for issue in self.errors + self.warnings if issue.path == path]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.ok,
+            "errors": [issue.as_dict() for issue in self.errors],
+            "warnings": [issue.as_dict() for issue in self.warnings],
+            "calculated": self.calculated,
+        }
+
+
+def validate_record(
+    form: Form,
+    record: Any,
+    *,
+    language: str | None = None,
+    now: dt.datetime | None = None,
+    gazetteer: Any = None,
+) -> ValidationResult:
+    """Check `record` against `form`; see the module docstring for what is checked.
+
+    `language` is an ISO code ("pt") or a form language name; messages fall back to the
+    form's default language. `now` fixes today()/now() (the server passes the time the
+    record was saved). `gazetteer` is a `forms.geo.Gazetteer` for site and province checks;
+    the bundled Zambezia data is used when it's None.
+    """
+    run = _Run(form, record, language, now or dt.datetime.now(), gazetteer)
+    return run.execute()
+
+
+# --- the per-form plan, built once ------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    order: list[Node]  # nodes whose relevance or value is computed, dependencies first
+    parent: dict[str, Node | None]
+    names_at_level: dict[str | None, set[str]]  # repeat name (None = top) -> record keys
+    checked: list[Question]  # questions to check, document order
+
+
+class CycleError(ValueError):
+    def __init__(self, message: str, node_name: str):
+        super().__init__(message)
+        self.node_name = node_name
+
+
+def dependency_order(form: Form) -> list[Node]:
+    """Nodes in an order where every relevance and calculation comes after what it uses.
+
+    Raises CycleError (a ValueError) naming a node on a cycle, such as a calculation that
+    depends on itself through another.
+    """
+    return _plan(form).order
+
+
+def _plan(form: Form) -> _Plan:
+    cached = form._engine_cache.get("plan")
+    if cached is not None:
+        return cached
+
+    parent: dict[str, Node | None] = {}
+    names_at_level: dict[str | None, set[str]] = {None: set()}
+
+    def visit(nodes: list[Node], container: Node | None, level: str | None) -> None:
+        for node in nodes:
+            parent[node.name] = container
+            names_at_level[level].add(node.name)
+            if isinstance(node, Repeat):
+                names_at_level[node.name] = set()
+                visit(node.children, node, node.name)
+            elif isinstance(node, Group):
+                # Groups don't appear in records; their children sit at the same level.
+                names_at_level[level].discard(node.name)
+                visit(node.children, node, level)
+
+    visit(form.children, None, None)
+
+    nodes = list(form.walk())
+    position = {node.name: i for i, node in enumerate(nodes)}
+    depends_on: dict[str, set[str]] = {}
+    for node in nodes:
+        deps: set[str] = set()
+        if node.relevant:
+            deps |= form.expression(node.relevant).references
+        if isinstance(node, Question) and node.calculation:
+            deps |= form.expression(node.calculation).references
+        if parent[node.name] is not None:
+            deps.add(parent[node.name].name)  # type: ignore[union-attr]
+        deps.discard(node.name)
+        depends_on[node.name] = {name for name in deps if name in position}
+
+    # Kahn's algorithm, taking the earliest node in the form first so the order is stable.
+    import heapq
+
+    waiting = {name: len(deps) for name, deps in depends_on.items()}
+    users: dict[str, list[str]] = {name: [] for name in depends_on}
+    for name, deps in depends_on.items():
+        for dep in deps:
+            users[dep].append(name)
+    ready = [position[name] for name, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[Node] = []
+    while ready:
+        node = nodes[heapq.heappop(ready)]
+        order.append(node)
+        for user in users[node.name]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, position[user])
+    if len(order) < len(nodes):
+        stuck = min((name for name, count in waiting.items() if count), key=position.get)
+        cycle = sorted(
+            (n for n, c in waiting.items() if c and n in depends_on[stuck] | {stuck}),
+            key=position.get,
+        )
+        raise CycleError(
+            f"'{stuck}' depends on itself through a cycle of calculations or relevance "
+            f"({' -> '.join(cycle)})",
+            stuck,
+        )
+
+    checked = [q for q in form.questions() if q.type != "note"]
+    plan = _Plan(order=order, parent=parent, names_at_level=names_at_level, checked=checked)
+    form._engine_cache["plan"] = plan
+    return plan
+
+
+# --- one validation run -------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, form: Form, record: Any, language: str | None, now: dt.datetime, geo):
+        self.form = form
+        self.plan = _plan(form)
+        self.record = record
+        self.language = form.language_for(language) if language else form.default_language
+        self.message_language = _code_of(self.language, language)
+        self.now = now
+        self.gazetteer = geo
+        self.answers: dict[Key, Any] = {}
+        self.counts: dict[Key, int] = {}
+        self.relevance: dict[Key, bool] = {}
+        self.values: dict[Key, Value] = {}
+        self.computed: dict[Key, Value] = {}
+        self.errors: list[FieldIssue] = []
+        self.warnings: list[FieldIssue] = []
+
+    def execute(self) -> ValidationResult:
+        if not isinstance(self.record, dict):
+            issue = self._issue(
+                "", "", "not-an-object", message("not-an-object", self.message_language)
+            )
+            return ValidationResult([issue], [], {}, {})
+        self._read(self.record, None, ())
+        for node in self.plan.order:
+            self._compute(node)
+        for question in self.plan.checked:
+            for index in self._instances(question.repeat_path):
+                if self.relevance.get((question.name, index), True):
+                    self._check(question, index)
+        for repeat in self.form.repeats():
+            if repeat.repeat_count:
+                self._check_repeat_count(repeat)
+        cleaned = self._cleaned(self.form.children, ())
+        calculated = {
+            _path_of(self.form, name, index): _to_json(value)
+            for (name, index), value in self.computed.items()
+            if self.relevance.get((name, index), True)
+        }
+        return ValidationResult(self.errors, self.warnings, cleaned, calculated, self)
+
+    # reading the record -------------------------------------------------------------
+
+    def _read(self, data: dict[str, Any], level: str | None, index: Index) -> None:
+        expected = self.plan.names_at_level[level]
+        for key, value in data.items():
+            if key not in expected:
+                path = _join(self._path_prefix(level, index), key)
+                self.errors.append(
+                    self._issue(
+                        path,
+                        key,
+                        "unknown-field",
+                        message("unknown-field", self.message_language, name=key),
+                    )
+                )
+                continue
+            node = self.form.node(key)
+            if isinstance(node, Repeat):
+                if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                    path = _join(self._path_prefix(level, index), key)
+                    self.errors.append(
+                        self._issue(
+                            path,
+                            key,
+                            "repeat-shape",
+                            message("repeat-shape", self.message_language),
+                        )
+                    )
+                    continue
+                self.counts[(key, index)] = len(value)
+                for i, instance in enumerate(value):
+                    self._read(instance, key, (*index, i))
+            else:
+                self.answers[(key, index)] = value
+
+    def _instances(self, repeat_path: tuple[str, ...]) -> Iterator[Index]:
+        """Every instance index at the depth of `repeat_path`."""
+        indexes: list[Index] = [()]
+        for repeat in repeat_path:
+            indexes = [
+                (*index, i) for index in indexes for i in range(self.counts.get((repeat, index), 0))
+            ]
+        return iter(indexes)
+
+    # computing relevance and calculations -------------------------------------------
+
+    def _compute(self, node: Node) -> None:
+        container = self.plan.parent[node.name]
+        depth = len(node.repeat_path)
+        relevant_expr = self.form.expression(node.relevant) if node.relevant else None
+        calc = node.calculation if isinstance(node, Question) else None
+        calc_expr = self.form.expression(calc) if calc else None
+        for index in self._instances(node.repeat_path):
+            relevant = True
+            if container is not None:
+                container_index = index[: len(container.repeat_path)]
+                relevant = self.relevance.get((container.name, container_index), True)
+                if relevant and isinstance(container, Repeat):
+                    relevant = index[len(container.repeat_path)] < self.counts.get(
+                        (container.name, container_index), 0
+                    )
+            if relevant and relevant_expr is not None:
+                relevant = relevant_expr.evaluate_bool(_Context(self, node, index))
+            self.relevance[(node.name, index)] = relevant
+            if not isinstance(node, Question):
+                continue
+            key = (node.name, index[:depth])
+            if not relevant:
+                self.values[key] = ""
+            elif calc_expr is not None:
+                value = calc_expr.evaluate(_Context(self, node, index))
+                if isinstance(value, NodeSet):
+                    value = value[0] if value else ""
+                value = _typed_calculation(node, value)
+                self.computed[key] = value
+                self.values[key] = value
+            else:
+                self.values[key] = _xpath_value(node, self.answers.get(key))
+
+    # checking answers ------------------------------------------------------------------
+
+    def _check(self, question: Question, index: Index) -> None:
+        key = (question.name, index)
+        path = _path_of(self.form, question.name, index)
+        computed = key in self.computed
+        raw = self.computed[key] if computed else self.answers.get(key)
+        empty = (
+            raw is None or raw == "" or raw == [] or (isinstance(raw, float) and math.isnan(raw))
+        )
+        if question.type in ("calculate", "hidden") and not question.constraint:
+            return
+        if empty:
+            if not computed and self._is_required(question, index):
+                text = self.form.text(question.required_message, self.language) or message(
+                    "required", self.message_language
+                )
+                self.errors.append(self._issue(path, question.name, "required", text))
+            return
+        if not computed:
+            problem = self._type_problem(question, raw, index)
+            if problem:
+                self.errors.append(self._issue(path, question.name, *problem))
+                return
+        context = _Context(self, question, index, current=self.values.get(key, ""))
+        if question.constraint and not self.form.expression(question.constraint).evaluate_bool(
+            context
+        ):
+            text = self.form.text(question.constraint_message, self.language) or message(
+                "constraint", self.message_language
+            )
+            self.errors.append(self._issue(path, question.name, "constraint", text))
+        if question.soft_constraint and not self.form.expression(
+            question.soft_constraint
+        ).evaluate_bool(context):
+            text = self.form.text(question.soft_constraint_message, self.language) or message(
+                "soft-constraint", self.message_language
+            )
+            self.warnings.append(
+                self._issue(path, question.name, "soft-constraint", text, "warning")
+            )
+        if question.type == "geopoint":
+            self._check_geopoint_place(question, index, path, raw)
+
+    def _is_required(self, question: Question, index: Index) -> bool:
+        if not question.required or (not question.takes_input and question.type != "acknowledge"):
+            return False
+        if question.required == "yes":
+            return True
+        return self.form.expression(question.required).evaluate_bool(
+            _Context(self, question, index)
+        )
+
+    def _type_problem(self, question: Question, raw: Any, index: Index) -> tuple[str, str] | None:
+        """(code, message) when `raw` isn't a valid answer of the question's type."""
+        lang = self.message_language
+        kind = question.type
+        if kind in ("integer", "decimal", "range"):
+            number = _number_or_none(raw, integer=kind == "integer")
+            if number is None:
+                code = "integer" if kind == "integer" else "decimal"
+                return code, message(code, lang, value=_shorten(raw))
+            if kind == "integer" and not -INT32 <= number < INT32:
+                return "integer-range", message("integer-range", lang, value=number)
+            if kind == "range":
+                return _range_problem(question, number, lang)
+            return None
+        if kind in ("text", "barcode", "image", "hidden"):
+            if not isinstance(raw, str):
+                return "text", message("text", lang)
+            if len(raw) > TEXT_LIMIT:
+                return "text-too-long", message(
+                    "text-too-long", lang, length=len(raw), limit=TEXT_LIMIT
+                )
+            if _CONTROL_CHARACTERS.search(raw):
+                return "control-characters", message("control-characters", lang)
+            return None
+        if kind == "select_one":
+            return self._choice_problem(question, [raw], index)
+        if kind == "select_multiple":
+            values = raw.split() if isinstance(raw, str) else raw
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                return "choice", message("choice", lang, value=_shorten(raw))
+            for value in values:
+                if values.count(value) > 1:
+                    return "choice-repeated", message("choice-repeated", lang, value=value)
+            return self._choice_problem(question, values, index)
+        if kind == "date":
+            return (
+                None if _parse_date(raw) else ("date", message("date", lang, value=_shorten(raw)))
+            )
+        if kind == "time":
+            ok = isinstance(raw, str) and _TIME_TEXT.match(raw)
+            return None if ok else ("time", message("time", lang, value=_shorten(raw)))
+        if kind == "dateTime":
+            ok = _parse_datetime(raw) is not None
+            return None if ok else ("datetime", message("datetime", lang, value=_shorten(raw)))
+        if kind == "acknowledge":
+            ok = raw in ("OK", "ok", True, "1", 1, "true")
+            return None if ok else ("acknowledge", message("acknowledge", lang))
+        if kind == "geopoint":
+            return _geopoint_problem(question, raw, lang)
+        if kind in ("geotrace", "geoshape"):
+            return _geo_path_problem(kind, raw, lang)
+        return None
+
+    def _choice_problem(self, question: Question, values: list[Any], index: Index):
+        lang = self.message_language
+        allowed = self._allowed_choices(question, index)
+        for value in values:
+            if not isinstance(value, str):
+                return "choice", message("choice", lang, value=_shorten(value))
+            if question.or_other and value == "other":
+                continue
+            choice = self.form.choice(question.choice_list or "", value)
+            if choice is None:
+                return "choice", message("choice", lang, value=_shorten(value))
+            if allowed is not None and value not in allowed:
+                return "choice-filtered", message("choice-filtered", lang, value=value)
+        return None
+
+    def _allowed_choices(self, question: Question, index: Index) -> set[str] | None:
+        if not question.choice_filter:
+            return None
+        return {c.name for c in self.filtered_choices(question, index)}
+
+    def filtered_choices(self, question: Question, index: Index) -> list[Choice]:
+        choices = self.form.choices_for(question)
+        if not question.choice_filter:
+            return choices
+        expression = self.form.expression(rewrite_choice_filter(question.choice_filter))
+        return [
+            choice
+            for choice in choices
+            if expression.evaluate_bool(_Context(self, question, index, choice=choice))
+        ]
+
+    def _check_geopoint_place(self, question: Question, index: Index, path: str, raw: str):
+        lat, lon, _alt, accuracy = _split_geopoint(raw)
+        limit = float(question.parameters.get("capture-accuracy", DEFAULT_ACCURACY_LIMIT_M))
+        lang = self.message_language
+        if accuracy is not None and accuracy > limit:
+            self.warnings.append(
+                self._issue(
+                    path,
+                    question.name,
+                    "geopoint-accuracy",
+                    message("geopoint-accuracy", lang, accuracy=accuracy, limit=limit),
+                    "warning",
+                )
+            )
+        if not question.geo_site:
+            return
+        gazetteer = self._gazetteer()
+        if not gazetteer.in_province(lat, lon, margin_m=5000):
+            area = (
+                gazetteer.province_name if hasattr(gazetteer, "province_name") else "the province"
+            )
+            self.warnings.append(
+                self._issue(
+                    path,
+                    question.name,
+                    "geopoint-outside-area",
+                    message("geopoint-outside-area", lang, area=area),
+                    "warning",
+                )
+            )
+        site_question = self.form.question(question.geo_site)
+        site_id = self.values.get((site_question.name, index[: len(site_question.repeat_path)]))
+        if isinstance(site_id, str) and site_id in gazetteer.sites:
+            distance = gazetteer.distance_to_site_m(lat, lon, site_id)
+            if distance > SITE_DISTANCE_WARNING_M:
+                self.warnings.append(
+                    self._issue(
+                        path,
+                        question.name,
+                        "geopoint-far-from-site",
+                        message(
+                            "geopoint-far-from-site",
+                            lang,
+                            distance=distance / 1000,
+                            site=gazetteer.sites[site_id].name,
+                        ),
+                        "warning",
+                    )
+                )
+
+    def _gazetteer(self):
+        if self.gazetteer is None:
+            from forms.geo import default_gazetteer
+
+            self.gazetteer = default_gazetteer()
+        return self.gazetteer
+
+    def _check_repeat_count(self, repeat: Repeat) -> None:
+        expression = self.form.expression(repeat.repeat_count or "")
+        for index in self._instances(repeat.repeat_path):
+            if not self.relevance.get((repeat.name, index), True):
+                continue
+            expected = to_number(expression.evaluate(_Context(self, repeat, index)))
+            actual = self.counts.get((repeat.name, index), 0)
+            if math.isfinite(expected) and int(expected) != actual:
+                path = _join(
+                    self._path_prefix(
+                        repeat.repeat_path[-1] if repeat.repeat_path else None, index
+                    ),
+                    repeat.name,
+                )
+                self.errors.append(
+                    self._issue(
+                        path,
+                        repeat.name,
+                        "repeat-count",
+                        message(
+                            "repeat-count",
+                            self.message_language,
+                            expected=int(expected),
+                            actual=actual,
+                        ),
+                    )
+                )
+
+    # output ------------------------------------------------------------------------
+
+    def _cleaned(self, nodes: list[Node], index: Index) -> dict[str, Any]:
+        """The record as it should be stored: relevant answers plus computed values."""
+        out: dict[str, Any] = {}
+        for node in nodes:
+            if not self.relevance.get((node.name, index), True):
+                continue
+            if isinstance(node, Repeat):
+                count = self.counts.get((node.name, index), 0)
+                out[node.name] = [self._cleaned(node.children, (*index, i)) for i in range(count)]
+            elif isinstance(node, Group):
+                out.update(self._cleaned(node.children, index))
+            elif node.type == "note":
+                continue
+            elif (node.name, index) in self.computed:
+                value = _to_json(self.computed[(node.name, index)])
+                if value is not None:
+                    out[node.name] = value
+            elif (node.name, index) in self.answers:
+                out[node.name] = _clean_answer(node, self.answers[(node.name, index)])
+        return out
+
+    def _issue(self, path: str, name: str, code: str, text: str, severity: Severity = "error"):
+        return FieldIssue(path=path, name=name, code=code, message=text, severity=severity)
+
+    def _path_prefix(self, level: str | None, index: Index) -> str:
+        if level is None:
+            return ""
+        repeat = self.form.node(level)
+        return _path_of(self.form, level, index, repeat_path=(*repeat.repeat_path, level))
+
+
+class _Context:
+    """What an expression sees: answers of the record at one position in its repeats."""
+
+    __slots__ = ("_current", "choice", "index", "node", "now", "run")
+
+    def __init__(self, run: _Run, node: Node, index: Index, current: Value = "", choice=None):
+        self.run = run
+        self.node = node
+        self.index = index
+        self._current = current
+        self.choice = choice
+        self.now = run.now
+
+    def resolve(self, name: str) -> Value:
+        if self.choice is not None and name.startswith(CHOICE_COLUMN_PREFIX):
+            column = name[len(CHOICE_COLUMN_PREFIX) :]
+            if column == "name":
+                return self.choice.name
+            return self.choice.properties.get(column, "")
+        run = self.run
+        target = run.form.node(name)
+        target_path = target.repeat_path
+        here = self.node.repeat_path
+        shared = 0
+        while (
+            shared < len(target_path) and shared < len(here) and target_path[shared] == here[shared]
+        ):
+            shared += 1
+        if isinstance(target, Repeat):
+            if shared < len(target_path):
+                outer = self.index[:shared]
+                return NodeSet(
+                    ""
+                    for index in run._instances(target_path)
+                    if index[:shared] == outer
+                    for _ in range(run.counts.get((name, index), 0))
+                )
+            count = run.counts.get((name, self.index[: len(target_path)]), 0)
+            return NodeSet([""] * count)
+        if shared == len(target_path):
+            return run.values.get((name, self.index[:shared]), "")
+        outer = self.index[:shared]
+        return NodeSet(
+            run.values.get((name, index), "")
+            for index in run._instances(target_path)
+            if index[:shared] == outer
+        )
+
+    def current(self) -> Value:
+        if self._current == "" and isinstance(self.node, Question):
+            # once(): the value the device already had, so a uuid() is not regenerated.
+            previous = self.run.answers.get((self.node.name, self.index))
+            if previous not in (None, ""):
+                return _xpath_value(self.node, previous)
+        return self._current
+
+    def position(self) -> int:
+        return self.index[-1] + 1 if self.index else 1
+
+    def indexed_repeat(self, name: str, repeat: str, index: int) -> Value:
+        repeat_node = self.run.form.node(repeat)
+        base = (*self.index[: len(repeat_node.repeat_path)], int(index) - 1)
+        return self.run.values.get((name, base), "")
+
+    def choice_label(self, field_name: str, value: str) -> str:
+        question = self.run.form.question(field_name)
+        choice = self.run.form.choice(question.choice_list or "", value)
+        return self.run.form.text(choice.label, self.run.language) if choice else ""
+
+
+# --- values --------------------------------------------------------------------------
+
+
+def _xpath_value(question: Question, raw: Any) -> Value:
+    """A stored answer as the expression engine sees it (ODK's typed values)."""
+    if raw is None or raw == "":
+        return ""
+    kind = question.type
+    if kind in ("integer", "decimal", "range"):
+        number = _number_or_none(raw, integer=False)
+        return float("nan") if number is None else float(number)
+    if kind == "select_multiple":
+        return " ".join(raw) if isinstance(raw, list) else str(raw)
+    if kind == "date":
+        return _parse_date(raw) or ""
+    if kind == "dateTime":
+        return _parse_datetime(raw) or ""
+    if kind == "time" and isinstance(raw, str) and _TIME_TEXT.match(raw):
+        parts = [int(p) for p in raw[:8].split(":") if p.isdigit()]
+        return dt.time(*parts[:3])
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, int | float):
+        return float(raw)
+    return str(raw)
+
+
+def _typed_calculation(question: Question, value: Value) -> Value:
+    """A computed value, coerced to the question's type when it has one."""
+    if question.type == "integer":
+        number = to_number(value)
+        return float(int(number)) if math.isfinite(number) else ""
+    if question.type in ("decimal", "range"):
+        number = to_number(value)
+        return number if math.isfinite(number) else ""
+    return value
+
+
+def _to_json(value: Value) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return int(value) if value.is_integer() else round(value, 10)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if value == "":
+        return None
+    return to_string(value)
+
+
+def _clean_answer(question: Question, raw: Any) -> Any:
+    """Normalise a valid answer for storage; leave an invalid one exactly as typed."""
+    if question.type == "integer" and isinstance(raw, str) and _INTEGER_TEXT.match(raw):
+        return int(raw)
+    if question.type in ("decimal", "range") and isinstance(raw, str):
+        number = _number_or_none(raw, integer=False)
+        return raw if number is None else number
+    if question.type == "select_multiple" and isinstance(raw, str):
+        return raw.split()
+    return raw
+
+
+def _number_or_none(raw: Any, *, integer: bool) -> int | float | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        if not math.isfinite(raw):
+            return None
+        if integer:
+            return int(raw) if raw.is_integer() else None
+        return raw
+    if isinstance(raw, str):
+        text = raw.strip()
+        if integer:
+            return int(text) if _INTEGER_TEXT.match(text) else None
+        try:
+            number = float(text.replace(",", ".")) if text.count(",") <= 1 else None
+        except ValueError:
+            return None
+        return number if number is not None and math.isfinite(number) else None
+    return None
+
+
+def _range_problem(question: Question, number: float, lang: str) -> tuple[str, str] | None:
+    start = float(question.parameters.get("start", 1))
+    end = float(question.parameters.get("end", 10))
+    step = float(question.parameters.get("step", 1))
+    low, high = min(start, end), max(start, end)
+    on_step = step == 0 or abs(((number - start) / step) - round((number - start) / step)) < 1e-9
+    if low <= number <= high and on_step:
+        return None
+    return "range", message("range", lang, start=_num(start), end=_num(end), step=_num(step))
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if value.is_integer() else str(value)
+
+
+def _parse_date(raw: Any) -> dt.date | None:
+    if not isinstance(raw, str):
+        return None
+    match = _DATE_TEXT.match(raw.strip()[:10]) if len(raw.strip()) in (10,) else None
+    if not match:
+        return None
+    try:
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def _parse_datetime(raw: Any) -> dt.datetime | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _split_geopoint(raw: str) -> tuple[float, float, float | None, float | None]:
+    parts = [float(p) for p in raw.split()]
+    lat, lon = parts[0], parts[1]
+    alt = parts[2] if len(parts) > 2 else None
+    accuracy = parts[3] if len(parts) > 3 else None
+    return lat, lon, alt, accuracy
+
+
+def _geopoint_problem(question: Question, raw: Any, lang: str) -> tuple[str, str] | None:
+    if not isinstance(raw, str):
+        return "geopoint", message("geopoint", lang, value=_shorten(raw))
+    try:
+        parts = [float(p) for p in raw.split()]
+    except ValueError:
+        return "geopoint", message("geopoint", lang, value=_shorten(raw))
+    if not 2 <= len(parts) <= 4 or not all(math.isfinite(p) for p in parts):
+        return "geopoint", message("geopoint", lang, value=_shorten(raw))
+    lat, lon = parts[0], parts[1]
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return "geopoint-range", message("geopoint-range", lang)
+    if lat == 0 and lon == 0:
+        return "geopoint-null-island", message("geopoint-null-island", lang)
+    return None
+
+
+def _geo_path_problem(kind: str, raw: Any, lang: str) -> tuple[str, str] | None:
+    if not isinstance(raw, str):
+        return kind, message(kind, lang)
+    points = [p.strip() for p in raw.split(";") if p.strip()]
+    for point in points:
+        problem = _geopoint_problem(None, point, lang)  # type: ignore[arg-type]
+        if problem:
+            return problem
+    if kind == "geotrace" and len(points) < 2:
+        return kind, message(kind, lang)
+    if kind == "geoshape":
+        coords = [tuple(p.split()[:2]) for p in points]
+        if len(set(coords)) < 3 or coords[0] != coords[-1]:
+            return kind, message(kind, lang)
+    return None
+
+
+def _shorten(value: Any, limit: int = 40) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _code_of(language_name: str, asked: str | None) -> str:
+    from forms.model import language_code
+
+    if asked and len(asked) <= 3:
+        return asked.lower()
+    return language_code(language_name)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _path_of(
+    form: Form, name: str, index: Index, repeat_path: tuple[str, ...] | None = None
+) -> str:
+    """ "members[2].age" for age in the second member; repeat positions count from 1."""
+    if repeat_path is None:
+        repeat_path = form.node(name).repeat_path
+    parts = [f"{repeat}[{i + 1}]" for repeat, i in zip(repeat_path, index, strict=False)]
+    if not repeat_path or repeat_path[-1] != name:
+        parts.append(name)
+    return ".".join(parts)
+
+
+def path_of(form: Form, name: str, index: Index = ()) -> str:
+    """The path of question `name` at repeat position `index`, as issues report it."""
+    return _path_of(form, name, index)
