@@ -58,6 +58,10 @@ _KNOWN_KEYS = {
     "soft_constraint",
     "soft_constraint_message",
     "geo_site",
+    # pyxform's markers for a default that is an expression (e.g. today()): the `default`
+    # key still holds the expression, which the app evaluates when it creates a draft.
+    "_dynamic_default",
+    "actions",
 }
 _KNOWN_BIND_KEYS = {
     "relevant",
@@ -68,7 +72,15 @@ _KNOWN_BIND_KEYS = {
     "calculate",
     "readonly",
 }
-_KNOWN_CONTROL_KEYS = {"appearance", "jr:count", "start", "end", "step", "accuracyThreshold"}
+_KNOWN_CONTROL_KEYS = {
+    "appearance",
+    "jr:count",
+    "start",
+    "end",
+    "step",
+    "accuracyThreshold",
+    "unacceptableAccuracyThreshold",
+}
 
 # Where a key of pyxform's output came from on the survey sheet, for messages.
 _COLUMN_OF = {
@@ -87,7 +99,9 @@ _YES = {"yes", "true", "true()"}
 _NO = {"", "no", "false", "false()"}
 _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 # choice_filter expressions name columns of the choices sheet bare ("district = ${district}").
-_BARE_NAME = re.compile(r"""('[^']*'|"[^"]*"|\$\{[^}]*\}|[A-Za-z_][A-Za-z0-9_.\-:]*\s*\(?)""")
+_BARE_NAME = re.compile(
+    r"""('[^']*'|"[^"]*"|\$\{[^}]*\})|([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)(\s*\()?"""
+)
 _OPERATOR_WORDS = {"and", "or", "div", "mod"}
 CHOICE_COLUMN_PREFIX = "__choice__"
 
@@ -180,10 +194,10 @@ def rewrite_choice_filter(text: str) -> str:
     """
 
     def replace(match: re.Match[str]) -> str:
-        token = match.group(1)
-        if token[0] in "'\"$" or token.endswith("(") or token in _OPERATOR_WORDS:
-            return token
-        return "${" + CHOICE_COLUMN_PREFIX + token + "}"
+        literal_or_reference, name, call = match.groups()
+        if literal_or_reference or call or name in _OPERATOR_WORDS:
+            return match.group(0)
+        return "${" + CHOICE_COLUMN_PREFIX + name + "}"
 
     return _BARE_NAME.sub(replace, text)
 
@@ -349,6 +363,8 @@ class _FormBuilder:
                 parameters.setdefault(key, str(control[key]))
         if "accuracyThreshold" in control:
             parameters.setdefault("capture-accuracy", str(control["accuracyThreshold"]))
+        if "unacceptableAccuracyThreshold" in control:
+            parameters.setdefault("warning-accuracy", str(control["unacceptableAccuracyThreshold"]))
 
         choice_filter = element.get("choice_filter")
         if choice_filter:

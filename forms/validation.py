@@ -486,7 +486,12 @@ class _Run:
 
     def _check_geopoint_place(self, question: Question, index: Index, path: str, raw: str):
         lat, lon, _alt, accuracy = _split_geopoint(raw)
-        limit = float(question.parameters.get("capture-accuracy", DEFAULT_ACCURACY_LIMIT_M))
+        parameters = question.parameters
+        limit = float(
+            parameters.get("warning-accuracy")
+            or parameters.get("capture-accuracy")
+            or DEFAULT_ACCURACY_LIMIT_M
+        )
         lang = self.message_language
         if accuracy is not None and accuracy > limit:
             self.warnings.append(

@@ -1,0 +1,326 @@
+"""Geography for soft checks: which district a GPS point falls in, which site, how far away.
+
+Pure functions over shapely geometries; nothing here knows about Kivy, HTTP or SQL.
+
+The bundled gazetteer (`forms/data/zambezia_districts.geojson` and
+`forms/data/transit_sites.geojson`) is APPROXIMATE demo data: its `approximate` flag says so,
+and a deployment replaces the files with the official COD-AB GeoJSON and the site
+management agency's site list, keeping the property names:
+
+- districts file: top-level `properties` with `pcode_scheme` (e.g. "COD-AB 2019"; never join
+  codes across schemes) and optionally `approximate`; each feature has `pcode`, `name` and
+  `province_pcode` (the official COD-AB names `ADM2_PCODE`, `ADM2_PT` and `ADM1_PCODE` are
+  accepted too);
+- sites file: each feature has `site_id`, `name`, `site_type`, `district_pcode` and a
+  Polygon boundary; `centre` ([lon, lat]) is optional and defaults to the boundary's
+  representative point.
+
+Coordinates follow ODK: callers pass latitude first; GeoJSON and shapely store (lon, lat).
+
+Distances: `distance_m` is the haversine great-circle distance with ODK's Earth radius
+(6 378 100 m). Distances to a polygon find the nearest boundary point in a plane where
+longitude is scaled by cos(latitude of the query point), then measure the haversine distance
+to that point; within a province this is accurate to well under 1%, plenty for a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from shapely import STRtree, prepare
+from shapely.affinity import scale
+from shapely.geometry import MultiPolygon, Point, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points, unary_union
+
+__all__ = [
+    "EARTH_RADIUS_M",
+    "District",
+    "Gazetteer",
+    "Site",
+    "default_gazetteer",
+    "distance_m",
+    "parse_geopoint",
+]
+
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_DISTRICTS_PATH = DATA_DIR / "zambezia_districts.geojson"
+DEFAULT_SITES_PATH = DATA_DIR / "transit_sites.geojson"
+
+# ODK's distance() and area() use this radius; matching it keeps our numbers and the
+# tablet's identical.
+EARTH_RADIUS_M = 6_378_100.0
+
+SITE_TYPES = frozenset({"accommodation_centre", "resettlement_site", "host_community"})
+
+
+@dataclass(frozen=True)
+class District:
+    pcode: str
+    name: str
+    geometry: BaseGeometry = field(repr=False, compare=False)
+    province_pcode: str | None = None
+
+
+@dataclass(frozen=True)
+class Site:
+    site_id: str
+    name: str
+    site_type: str
+    district_pcode: str
+    centre: Point = field(repr=False, compare=False)
+    boundary: Polygon = field(repr=False, compare=False)
+    opened: str | None = None
+    closed: str | None = None
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine, R = 6 378 100 m as in ODK)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlmb = math.radians(lon2 - lon1)
+    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def parse_geopoint(text: str) -> tuple[float, float, float | None, float | None]:
+    """Split an ODK geopoint answer "lat lon [altitude [accuracy]]" into numbers.
+
+    Returns (lat, lon, altitude, accuracy), with None for the parts that are absent.
+    Raises ValueError, quoting the text, when it is not a geopoint.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"geopoint must be text like '-17.879 36.888 0 5', got {text!r}")
+    parts = text.split()
+    if not 2 <= len(parts) <= 4:
+        raise ValueError(
+            f"geopoint {text!r} must be 'latitude longitude [altitude [accuracy]]', "
+            f"separated by spaces"
+        )
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        raise ValueError(f"geopoint {text!r} has a part that is not a number") from None
+    if any(not math.isfinite(n) for n in numbers):
+        raise ValueError(f"geopoint {text!r} has a part that is not a finite number")
+    lat, lon = numbers[0], numbers[1]
+    if not -90 <= lat <= 90:
+        raise ValueError(f"geopoint {text!r}: latitude {lat} is outside -90..90")
+    if not -180 <= lon <= 180:
+        raise ValueError(f"geopoint {text!r}: longitude {lon} is outside -180..180")
+    altitude = numbers[2] if len(numbers) > 2 else None
+    accuracy = numbers[3] if len(numbers) > 3 else None
+    if accuracy is not None and accuracy < 0:
+        raise ValueError(f"geopoint {text!r}: accuracy {accuracy} must not be negative")
+    return lat, lon, altitude, accuracy
+
+
+def _distance_to_geometry_m(lat: float, lon: float, geometry: BaseGeometry) -> float:
+    """Metres from a point to the nearest point of `geometry` (0 when inside)."""
+    point = Point(lon, lat)
+    if geometry.covers(point):
+        return 0.0
+    # Find the nearest point where a degree of longitude and of latitude are about the same
+    # length, then measure to it on the sphere.
+    k = math.cos(math.radians(lat))
+    scaled = scale(geometry, xfact=k, yfact=1.0, origin=(0, 0))
+    _, nearest = nearest_points(Point(lon * k, lat), scaled)
+    return distance_m(lat, lon, nearest.y, nearest.x / k)
+
+
+def _read_geojson(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        raise ValueError(f"{path}: expected a GeoJSON FeatureCollection")
+    if not isinstance(data.get("features"), list):
+        raise ValueError(f"{path}: the FeatureCollection has no 'features' list")
+    return data
+
+
+def _feature_geometry(path: Path, index: int, feature: Any) -> BaseGeometry:
+    where = f"{path}: feature {index}"
+    if not isinstance(feature, dict) or not isinstance(feature.get("geometry"), dict):
+        raise ValueError(f"{where} has no geometry")
+    try:
+        geometry = shape(feature["geometry"])
+    except Exception as exc:  # shapely raises several types for malformed coordinates
+        raise ValueError(f"{where} has an unreadable geometry ({exc})") from None
+    if not isinstance(geometry, Polygon | MultiPolygon) or geometry.is_empty:
+        raise ValueError(f"{where} must be a Polygon or MultiPolygon, not {geometry.geom_type}")
+    if not geometry.is_valid:
+        raise ValueError(f"{where} has an invalid (e.g. self-intersecting) polygon")
+    return geometry
+
+
+def _property(path: Path, index: int, properties: dict, *names: str) -> str:
+    for name in names:
+        value = properties.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    raise ValueError(f"{path}: feature {index} has no {names[0]!r} property")
+
+
+def _load_districts(path: Path) -> tuple[list[District], dict[str, Any]]:
+    data = _read_geojson(path)
+    meta = data.get("properties") or {}
+    districts: list[District] = []
+    seen: set[str] = set()
+    for index, feature in enumerate(data["features"]):
+        geometry = _feature_geometry(path, index, feature)
+        properties = feature.get("properties") or {}
+        pcode = _property(path, index, properties, "pcode", "ADM2_PCODE")
+        name = _property(path, index, properties, "name", "ADM2_PT", "ADM2_EN")
+        province = properties.get("province_pcode") or properties.get("ADM1_PCODE")
+        if pcode in seen:
+            raise ValueError(f"{path}: district P-code {pcode!r} appears more than once")
+        seen.add(pcode)
+        districts.append(District(pcode, name, geometry, province))
+    if not districts:
+        raise ValueError(f"{path}: has no districts")
+    if not isinstance(meta.get("pcode_scheme"), str):
+        raise ValueError(
+            f'{path}: add a top-level "properties": {{"pcode_scheme": ...}} naming the P-code '
+            f'scheme (e.g. "COD-AB 2019"), so codes are never joined across schemes'
+        )
+    return districts, meta
+
+
+def _load_sites(path: Path, district_pcodes: set[str]) -> dict[str, Site]:
+    data = _read_geojson(path)
+    sites: dict[str, Site] = {}
+    for index, feature in enumerate(data["features"]):
+        geometry = _feature_geometry(path, index, feature)
+        if isinstance(geometry, MultiPolygon):
+            raise ValueError(f"{path}: feature {index} must be a single Polygon")
+        properties = feature.get("properties") or {}
+        site_id = _property(path, index, properties, "site_id")
+        if site_id in sites:
+            raise ValueError(f"{path}: site_id {site_id!r} appears more than once")
+        site_type = _property(path, index, properties, "site_type")
+        if site_type not in SITE_TYPES:
+            raise ValueError(
+                f"{path}: site {site_id!r} has site_type {site_type!r}; "
+                f"expected one of {', '.join(sorted(SITE_TYPES))}"
+            )
+        district_pcode = _property(path, index, properties, "district_pcode")
+        if district_pcode not in district_pcodes:
+            raise ValueError(
+                f"{path}: site {site_id!r} is in district {district_pcode!r}, which the "
+                f"districts file does not have (same P-code scheme?)"
+            )
+        centre_value = properties.get("centre")
+        if centre_value is None:
+            centre = geometry.representative_point()
+        else:
+            try:
+                lon, lat = (float(v) for v in centre_value)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{path}: site {site_id!r} has centre {centre_value!r}; expected [lon, lat]"
+                ) from None
+            centre = Point(lon, lat)
+        sites[site_id] = Site(
+            site_id=site_id,
+            name=_property(path, index, properties, "name"),
+            site_type=site_type,
+            district_pcode=district_pcode,
+            centre=centre,
+            boundary=geometry,
+            opened=properties.get("opened"),
+            closed=properties.get("closed"),
+        )
+    return sites
+
+
+class Gazetteer:
+    """Districts and sites with fast point lookups. Build one with `Gazetteer.load`."""
+
+    def __init__(
+        self,
+        districts: list[District],
+        sites: dict[str, Site],
+        *,
+        approximate: bool = False,
+        pcode_scheme: str = "",
+        province_pcode: str | None = None,
+    ) -> None:
+        self.districts = districts
+        self.sites = sites
+        self.approximate = approximate
+        self.pcode_scheme = pcode_scheme
+        self.province_pcode = province_pcode
+        self._by_pcode = {d.pcode: d for d in districts}
+        self._district_tree = STRtree([d.geometry for d in districts])
+        self._site_list = list(sites.values())
+        self._site_tree = STRtree([s.boundary for s in self._site_list])
+        self.province = unary_union([d.geometry for d in districts])
+        prepare(self.province)
+
+    @classmethod
+    def load(
+        cls, districts_path: str | Path | None = None, sites_path: str | Path | None = None
+    ) -> Gazetteer:
+        """Read the districts and sites GeoJSON files (the bundled ones by default).
+
+        Raises ValueError naming the file and the feature when a file is not the GeoJSON
+        described in this module's docstring.
+        """
+        districts_path = Path(districts_path or DEFAULT_DISTRICTS_PATH)
+        sites_path = Path(sites_path or DEFAULT_SITES_PATH)
+        districts, meta = _load_districts(districts_path)
+        sites = _load_sites(sites_path, {d.pcode for d in districts})
+        return cls(
+            districts,
+            sites,
+            approximate=bool(meta.get("approximate", False)),
+            pcode_scheme=meta["pcode_scheme"],
+            province_pcode=meta.get("province_pcode"),
+        )
+
+    def district(self, pcode: str) -> District | None:
+        return self._by_pcode.get(pcode)
+
+    def district_of(self, lat: float, lon: float) -> District | None:
+        """The district containing the point (on a shared border, the first in file order)."""
+        hits = self._district_tree.query(Point(lon, lat), predicate="intersects")
+        return self.districts[min(hits)] if len(hits) else None
+
+    def site_of(self, lat: float, lon: float) -> Site | None:
+        """The site whose boundary contains the point, or None."""
+        hits = self._site_tree.query(Point(lon, lat), predicate="intersects")
+        return self._site_list[min(hits)] if len(hits) else None
+
+    def in_province(self, lat: float, lon: float, margin_m: float = 0) -> bool:
+        """True when the point is inside the union of the districts, or within `margin_m`."""
+        point = Point(lon, lat)
+        if self.province.covers(point):
+            return True
+        if margin_m <= 0:
+            return False
+        # A degree of latitude is at least 110 km: rule out far points without the projection.
+        if self.province.distance(point) * 110_000 > margin_m * 1.5:
+            return False
+        return _distance_to_geometry_m(lat, lon, self.province) <= margin_m
+
+    def distance_to_site_m(self, lat: float, lon: float, site_id: str) -> float:
+        """Metres from the point to the site's boundary; 0 inside. KeyError for an unknown site."""
+        try:
+            site = self.sites[site_id]
+        except KeyError:
+            raise KeyError(f"no site {site_id!r} in the gazetteer") from None
+        return _distance_to_geometry_m(lat, lon, site.boundary)
+
+
+@lru_cache(maxsize=1)
+def default_gazetteer() -> Gazetteer:
+    """The bundled (approximate) Zambezia gazetteer, loaded once."""
+    return Gazetteer.load()

@@ -1,0 +1,110 @@
+"""Realistic synthetic records of the demo forms, for tests, benchmarks, load tests and demos.
+
+Every name, phone number and position here is invented. `sample_household(seed=n)` returns
+the same household for the same seed, valid against the bundled household form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from forms.geo import default_gazetteer
+
+GIVEN_FEMALE = ["Ana", "Maria", "Luísa", "Rosa", "Celeste", "Felismina", "Joana", "Amélia",
+                "Graça", "Esperança", "Fátima", "Marta"]
+GIVEN_MALE = ["João", "Manuel", "Alberto", "Zito", "Armando", "Fernando", "Castigo", "Jacinto",
+              "Pedro", "Cristóvão", "Lourenço", "Tomás"]
+FAMILY = ["Mussa", "Cossa", "Sitoe", "Mutemba", "Nhamussua", "Chiposse", "Massinga", "Luís",
+          "Raposo", "Mabunda", "Chaúque", "Nhantumbo", "Saize", "Mucavele"]
+
+
+
+def sample_household(
+    seed: int = 0,
+    members: int = 6,
+    *,
+    registration_date: dt.date = dt.date(2026, 11, 20),
+    site_id: str | None = None,
+) -> dict[str, Any]:
+    """A consented household registration with `members` people, the first the head."""
+    rng = random.Random(seed)
+    sites = default_gazetteer().sites
+    site = sites[site_id or rng.choice(sorted(sites))]
+    site_id, district = site.site_id, site.district_pcode
+    lat, lon = site.centre.y, site.centre.x
+    family = rng.choice(FAMILY)
+    head_sex = rng.choice(["F", "M"])
+    head_given = rng.choice(GIVEN_FEMALE if head_sex == "F" else GIVEN_MALE)
+    people = [_member(rng, family, head_given, head_sex, "head", rng.randint(22, 60),
+                      registration_date)]
+    for position in range(1, members):
+        if position == 1:
+            sex = "M" if head_sex == "F" else "F"
+            relationship, age = "spouse", rng.randint(20, 60)
+        else:
+            sex = rng.choice(["F", "M"])
+            relationship, age = "son_daughter", rng.randint(0, 17)
+        given = rng.choice(GIVEN_FEMALE if sex == "F" else GIVEN_MALE)
+        people.append(_member(rng, family, given, sex, relationship, age, registration_date))
+    displaced = registration_date - dt.timedelta(days=rng.randint(3, 60))
+    return {
+        "consent_informed": "yes",
+        "consent_by": "self",
+        "consent_given": "yes",
+        "consent_recontact": "yes",
+        "consent_share": "yes",
+        "registration_date": registration_date.isoformat(),
+        "enumerator": f"ENUM-{rng.randint(1, 40):03d}",
+        "district": district,
+        "site_id": site_id,
+        "site_type": "accommodation_centre",
+        "hh_gps": f"{lat + rng.uniform(-0.0005, 0.0005):.6f} "
+        f"{lon + rng.uniform(-0.0005, 0.0005):.6f} 12 {rng.randint(3, 15)}",
+        "origin_province": "MZ11",
+        "origin_district": district,
+        "origin_posto": "Sede",
+        "origin_bairro": f"Bairro {rng.randint(1, 12)}",
+        "displacement_date": displaced.isoformat(),
+        "displacement_cause": rng.choice(["flood", "cyclone"]),
+        "shelter_situation": rng.choice(["collective_building", "tent", "tarpaulin"]),
+        "intention": rng.choice(["return", "stay", "undecided"]),
+        "hh_head_given_name": head_given,
+        "hh_head_family_name": family,
+        "hh_size_declared": members,
+        "members": people,
+        "documents_held": ["bi"],
+        "need_1": "food",
+        "need_2": "shelter",
+        "need_3": "drinking_water",
+        "contact_phone": f"8{rng.randint(2, 7)}{rng.randint(0, 9_999_999):07d}",
+    }
+
+
+def _member(rng: random.Random, family: str, given: str, sex: str, relationship: str,
+            age: int, registered: dt.date) -> dict[str, Any]:
+    member: dict[str, Any] = {
+        "given_name": given,
+        "family_name": family,
+        "sex": sex,
+        "relationship": relationship,
+        "present": "yes",
+        "id_doc_type": "bi" if age >= 18 else "birth_certificate",
+        "vulnerabilities": ["none"],
+    }
+    if rng.random() < 0.5:
+        born = registered - dt.timedelta(days=int(age * 365.25) + rng.randint(10, 300))
+        member.update(dob_known="yes", dob=born.isoformat(), age_estimated="no")
+    else:
+        member.update(dob_known="no", age_reported=age, age_estimated="yes")
+    if member["id_doc_type"] != "none":
+        member["id_doc_number"] = f"{rng.randint(10**11, 10**12 - 1)}{rng.choice('ABCDEFGHJ')}"
+    if 6 <= age <= 17:
+        member["school_attending"] = rng.choice(["yes", "no"])
+    if age >= 5:
+        for domain in ("seeing", "hearing", "walking", "remembering", "selfcare",
+                       "communicating"):
+            member[f"wg_{domain}"] = rng.choices(
+                ["no_difficulty", "some", "a_lot"], weights=[85, 12, 3])[0]
+    return member
