@@ -252,12 +252,14 @@ class Gazetteer:
         approximate: bool = False,
         pcode_scheme: str = "",
         province_pcode: str | None = None,
+        province_name: str | None = None,
     ) -> None:
         self.districts = districts
         self.sites = sites
         self.approximate = approximate
         self.pcode_scheme = pcode_scheme
         self.province_pcode = province_pcode
+        self.province_name = province_name  # for messages: "outside Zambézia"
         self._by_pcode = {d.pcode: d for d in districts}
         self._district_tree = STRtree([d.geometry for d in districts])
         self._site_list = list(sites.values())
@@ -284,6 +286,7 @@ class Gazetteer:
             approximate=bool(meta.get("approximate", False)),
             pcode_scheme=meta["pcode_scheme"],
             province_pcode=meta.get("province_pcode"),
+            province_name=meta.get("province_name"),
         )
 
     def district(self, pcode: str) -> District | None:

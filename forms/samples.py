@@ -12,13 +12,50 @@ from typing import Any
 
 from forms.geo import default_gazetteer
 
-GIVEN_FEMALE = ["Ana", "Maria", "Luísa", "Rosa", "Celeste", "Felismina", "Joana", "Amélia",
-                "Graça", "Esperança", "Fátima", "Marta"]
-GIVEN_MALE = ["João", "Manuel", "Alberto", "Zito", "Armando", "Fernando", "Castigo", "Jacinto",
-              "Pedro", "Cristóvão", "Lourenço", "Tomás"]
-FAMILY = ["Mussa", "Cossa", "Sitoe", "Mutemba", "Nhamussua", "Chiposse", "Massinga", "Luís",
-          "Raposo", "Mabunda", "Chaúque", "Nhantumbo", "Saize", "Mucavele"]
-
+GIVEN_FEMALE = [
+    "Ana",
+    "Maria",
+    "Luísa",
+    "Rosa",
+    "Celeste",
+    "Felismina",
+    "Joana",
+    "Amélia",
+    "Graça",
+    "Esperança",
+    "Fátima",
+    "Marta",
+]
+GIVEN_MALE = [
+    "João",
+    "Manuel",
+    "Alberto",
+    "Zito",
+    "Armando",
+    "Fernando",
+    "Castigo",
+    "Jacinto",
+    "Pedro",
+    "Cristóvão",
+    "Lourenço",
+    "Tomás",
+]
+FAMILY = [
+    "Mussa",
+    "Cossa",
+    "Sitoe",
+    "Mutemba",
+    "Nhamussua",
+    "Chiposse",
+    "Massinga",
+    "Luís",
+    "Raposo",
+    "Mabunda",
+    "Chaúque",
+    "Nhantumbo",
+    "Saize",
+    "Mucavele",
+]
 
 
 def sample_household(
@@ -37,8 +74,9 @@ def sample_household(
     family = rng.choice(FAMILY)
     head_sex = rng.choice(["F", "M"])
     head_given = rng.choice(GIVEN_FEMALE if head_sex == "F" else GIVEN_MALE)
-    people = [_member(rng, family, head_given, head_sex, "head", rng.randint(22, 60),
-                      registration_date)]
+    people = [
+        _member(rng, family, head_given, head_sex, "head", rng.randint(22, 60), registration_date)
+    ]
     for position in range(1, members):
         if position == 1:
             sex = "M" if head_sex == "F" else "F"
@@ -82,8 +120,15 @@ def sample_household(
     }
 
 
-def _member(rng: random.Random, family: str, given: str, sex: str, relationship: str,
-            age: int, registered: dt.date) -> dict[str, Any]:
+def _member(
+    rng: random.Random,
+    family: str,
+    given: str,
+    sex: str,
+    relationship: str,
+    age: int,
+    registered: dt.date,
+) -> dict[str, Any]:
     member: dict[str, Any] = {
         "given_name": given,
         "family_name": family,
@@ -103,8 +148,115 @@ def _member(rng: random.Random, family: str, given: str, sex: str, relationship:
     if 6 <= age <= 17:
         member["school_attending"] = rng.choice(["yes", "no"])
     if age >= 5:
-        for domain in ("seeing", "hearing", "walking", "remembering", "selfcare",
-                       "communicating"):
+        for domain in ("seeing", "hearing", "walking", "remembering", "selfcare", "communicating"):
             member[f"wg_{domain}"] = rng.choices(
-                ["no_difficulty", "some", "a_lot"], weights=[85, 12, 3])[0]
+                ["no_difficulty", "some", "a_lot"], weights=[85, 12, 3]
+            )[0]
     return member
+
+
+def sample_site_check(seed: int = 0, *, latrines: int = 20, individuals: int = 480) -> dict:
+    """A transit-site check whose Sphere indicators depend on `latrines` and `individuals`."""
+    rng = random.Random(seed)
+    site = default_gazetteer().sites[sorted(default_gazetteer().sites)[seed % 8]]
+    households = max(1, individuals // 5)
+    bands = _split(rng, individuals, 8)
+    return {
+        "assessment_date": "2026-11-20",
+        "assessment_round": 3,
+        "key_informant_type": "site_manager",
+        "district": site.district_pcode,
+        "posto_administrativo": "Sede",
+        "site_id": site.site_id,
+        "site_type": site.site_type,
+        "date_opened": "2026-10-02",
+        "site_gps": f"{site.centre.y:.6f} {site.centre.x:.6f} 10 6",
+        "site_area_m2": 30_000,
+        "land_ownership": "public",
+        "site_committee": "yes",
+        "committee_women": "yes",
+        "accessibility": "road",
+        "households": households,
+        "individuals": individuals,
+        **dict(
+            zip(
+                [
+                    "f_0_4",
+                    "f_5_17",
+                    "f_18_59",
+                    "f_60plus",
+                    "m_0_4",
+                    "m_5_17",
+                    "m_18_59",
+                    "m_60plus",
+                ],
+                bands,
+                strict=True,
+            )
+        ),
+        "arrivals": rng.randint(0, 40),
+        "departures": rng.randint(0, 20),
+        "main_origin_province": "MZ11",
+        "main_origin_district": site.district_pcode,
+        "main_cause": "flood",
+        **{
+            name: 0
+            for name in (
+                "n_pregnant",
+                "n_lactating",
+                "n_uasc",
+                "n_child_headed_hh",
+                "n_female_headed_hh",
+                "n_elderly_alone",
+                "n_disability",
+                "n_chronically_ill",
+                "hh_without_shelter",
+                "hh_tent",
+                "hh_tarpaulin",
+                "hh_makeshift",
+                "damaged_shelters",
+            )
+        },
+        "hh_collective": households,
+        "covered_area_m2": individuals * 3.0,
+        "water_sources": ["piped_tap"],
+        "taps_functional": 3,
+        "water_litres_per_day": individuals * 14.0,
+        "water_distance_m": 150,
+        "water_queue_min": 20,
+        "latrines_functional": latrines,
+        "latrines_female": latrines * 3 // 4,
+        "latrines_male": latrines - latrines * 3 // 4,
+        "latrines_lockable": latrines // 2,
+        "latrines_lit": latrines // 4,
+        "latrines_accessible": latrines // 5,
+        "latrine_distance_m": 40,
+        "showers_functional": 6,
+        "handwashing_stations": 5,
+        "solid_waste": "pit_burning",
+        "drainage": "partial",
+        "open_defecation": "no",
+        "food_distribution_7d": "yes",
+        "health_facility": "nearby",
+        "health_facility_km": 2.5,
+        "awd_cases_7d": 0,
+        "school_attendance": "about_half",
+        "school_used_as_shelter": "yes",
+        "lighting": "partial",
+        "safety_women_night": "somewhat_unsafe",
+        "referral_pathway": "yes",
+        "psea_focal_point": "yes",
+        "feedback_mechanism": "dont_know",
+        "protection_referral_made": "no",
+        "languages_spoken": ["portuguese", "chuabo"],
+        "preferred_channel": "community_radio",
+        "site_need_1": "shelter",
+        "site_need_2": "sanitation_hygiene",
+        "site_need_3": "food",
+        "majority_intention": "return",
+    }
+
+
+def _split(rng: random.Random, total: int, parts: int) -> list[int]:
+    cuts = sorted(rng.randint(0, total) for _ in range(parts - 1))
+    return [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]

@@ -18,6 +18,7 @@ Soft constraints, GPS accuracy and site checks are warnings: they never block fi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from forms.expressions import NodeSet, Value, to_number, to_string
 from forms.loader import CHOICE_COLUMN_PREFIX, rewrite_choice_filter
 from forms.messages import message
 from forms.model import Choice, Form, Group, Node, Question, Repeat
+from forms.standards import Rating, Thresholds, assess, load_thresholds
 
 Index = tuple[int, ...]  # 0-based instance numbers of the enclosing repeats, outermost first
 Key = tuple[str, Index]
@@ -66,6 +68,8 @@ class ValidationResult:
     warnings: list[FieldIssue]
     record: dict[str, Any]  # relevant answers plus computed values, ready to store
     calculated: dict[str, Any]  # path -> computed value
+    # Minimum-standard indicators of the form (Sphere for the site check), rated.
+    ratings: list[Rating] = field(default_factory=list)
     _run: _Run | None = field(default=None, repr=False)
 
     @property
@@ -104,6 +108,10 @@ class ValidationResult:
             "errors": [issue.as_dict() for issue in self.errors],
             "warnings": [issue.as_dict() for issue in self.warnings],
             "calculated": self.calculated,
+            "ratings": [
+                {"indicator": r.indicator.id, "value": r.value, "colour": r.colour}
+                for r in self.ratings
+            ],
         }
 
 
@@ -114,16 +122,27 @@ def validate_record(
     language: str | None = None,
     now: dt.datetime | None = None,
     gazetteer: Any = None,
+    thresholds: Thresholds | None = None,
 ) -> ValidationResult:
     """Check `record` against `form`; see the module docstring for what is checked.
 
     `language` is an ISO code ("pt") or a form language name; messages fall back to the
     form's default language. `now` fixes today()/now() (the server passes the time the
     record was saved). `gazetteer` is a `forms.geo.Gazetteer` for site and province checks;
-    the bundled Zambezia data is used when it's None.
+    the bundled Zambezia data is used when it's None. `thresholds` are the minimum
+    standards to rate the form's indicators against (bundled Sphere emergency by default);
+    amber and red ratings are warnings that name the threshold and its source.
     """
     run = _Run(form, record, language, now or dt.datetime.now(), gazetteer)
-    return run.execute()
+    result = run.execute()
+    if result.record:
+        run.rate(result, thresholds or _default_thresholds())
+    return result
+
+
+@functools.lru_cache(maxsize=1)
+def _default_thresholds() -> Thresholds:
+    return load_thresholds()
 
 
 # --- the per-form plan, built once ------------------------------------------------------
@@ -573,6 +592,15 @@ class _Run:
                         ),
                     )
                 )
+
+    def rate(self, result: ValidationResult, thresholds: Thresholds) -> None:
+        result.ratings = assess(thresholds, self.form.form_id, result.record)
+        for rating in result.ratings:
+            if rating.colour in ("amber", "red"):
+                name = rating.indicator.field
+                result.warnings.append(self._issue(
+                    name, name, f"standard-{rating.colour}",
+                    rating.message(self.message_language), "warning"))
 
     # output ------------------------------------------------------------------------
 

@@ -295,7 +295,7 @@ def test_unsupported_columns_and_bad_sensitivity_are_refused(write_form):
 def test_unreadable_files_are_refused_clearly(tmp_path):
     corrupt = tmp_path / "corrupt.xlsx"
     corrupt.write_bytes(b"this is not a zip file")
-    with pytest.raises(FormLoadError, match="corrupt.xlsx"):
+    with pytest.raises(FormLoadError, match=r"corrupt\.xlsx"):
         load_form(corrupt)
     with pytest.raises(FormLoadError, match="no such file"):
         load_form(tmp_path / "missing.xlsx")
