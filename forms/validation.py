@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from forms.expressions import NodeSet, Value, to_number, to_string
+from forms.expressions import Expression, NodeSet, Value, to_number, to_string
 from forms.loader import CHOICE_COLUMN_PREFIX, rewrite_choice_filter
 from forms.messages import message
 from forms.model import Choice, Form, Group, Node, Question, Repeat
@@ -150,10 +150,20 @@ def _default_thresholds() -> Thresholds:
 
 @dataclass
 class _Plan:
+    """Everything about a form the validator looks up, as plain dicts (this is a hot path:
+    a pydantic model's private attributes are much slower to reach)."""
+
     order: list[Node]  # nodes whose relevance or value is computed, dependencies first
     parent: dict[str, Node | None]
     names_at_level: dict[str | None, set[str]]  # repeat name (None = top) -> record keys
     checked: list[Question]  # questions to check, document order
+    nodes: dict[str, Node]
+    choices: dict[str, dict[str, Choice]]
+    expressions: dict[str, Expression]  # every expression text of the form, parsed
+    repeats_with_count: list[Repeat]
+
+    def expression(self, text: str) -> Expression:
+        return self.expressions[text]
 
 
 class CycleError(ValueError):
@@ -238,7 +248,27 @@ def _plan(form: Form) -> _Plan:
         )
 
     checked = [q for q in form.questions() if q.type != "note"]
-    plan = _Plan(order=order, parent=parent, names_at_level=names_at_level, checked=checked)
+    texts: set[str] = set()
+    for node in nodes:
+        texts.update(t for t in (node.relevant,) if t)
+        if isinstance(node, Repeat) and node.repeat_count:
+            texts.add(node.repeat_count)
+        if isinstance(node, Question):
+            texts.update(t for t in (node.calculation, node.constraint, node.soft_constraint) if t)
+            if node.required and node.required != "yes":
+                texts.add(node.required)
+            if node.choice_filter:
+                texts.add(rewrite_choice_filter(node.choice_filter))
+    plan = _Plan(
+        order=order,
+        parent=parent,
+        names_at_level=names_at_level,
+        checked=checked,
+        nodes={node.name: node for node in nodes},
+        choices={name: {c.name: c for c in items} for name, items in form.choices.items()},
+        expressions={text: form.expression(text) for text in texts},
+        repeats_with_count=[r for r in form.repeats() if r.repeat_count],
+    )
     form._engine_cache["plan"] = plan
     return plan
 
@@ -276,12 +306,11 @@ class _Run:
             for index in self._instances(question.repeat_path):
                 if self.relevance.get((question.name, index), True):
                     self._check(question, index)
-        for repeat in self.form.repeats():
-            if repeat.repeat_count:
-                self._check_repeat_count(repeat)
+        for repeat in self.plan.repeats_with_count:
+            self._check_repeat_count(repeat)
         cleaned = self._cleaned(self.form.children, ())
         calculated = {
-            _path_of(self.form, name, index): _to_json(value)
+            self._path(name, index): _to_json(value)
             for (name, index), value in self.computed.items()
             if self.relevance.get((name, index), True)
         }
@@ -303,7 +332,7 @@ class _Run:
                     )
                 )
                 continue
-            node = self.form.node(key)
+            node = self.plan.nodes[key]
             if isinstance(node, Repeat):
                 if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                     path = _join(self._path_prefix(level, index), key)
@@ -324,6 +353,8 @@ class _Run:
 
     def _instances(self, repeat_path: tuple[str, ...]) -> Iterator[Index]:
         """Every instance index at the depth of `repeat_path`."""
+        if not repeat_path:
+            return iter(((),))
         indexes: list[Index] = [()]
         for repeat in repeat_path:
             indexes = [
@@ -336,9 +367,9 @@ class _Run:
     def _compute(self, node: Node) -> None:
         container = self.plan.parent[node.name]
         depth = len(node.repeat_path)
-        relevant_expr = self.form.expression(node.relevant) if node.relevant else None
+        relevant_expr = self.plan.expression(node.relevant) if node.relevant else None
         calc = node.calculation if isinstance(node, Question) else None
-        calc_expr = self.form.expression(calc) if calc else None
+        calc_expr = self.plan.expression(calc) if calc else None
         for index in self._instances(node.repeat_path):
             relevant = True
             if container is not None:
@@ -370,7 +401,6 @@ class _Run:
 
     def _check(self, question: Question, index: Index) -> None:
         key = (question.name, index)
-        path = _path_of(self.form, question.name, index)
         computed = key in self.computed
         raw = self.computed[key] if computed else self.answers.get(key)
         empty = (
@@ -383,39 +413,51 @@ class _Run:
                 text = self.form.text(question.required_message, self.language) or message(
                     "required", self.message_language
                 )
-                self.errors.append(self._issue(path, question.name, "required", text))
+                self.errors.append(
+                    self._issue(self._path(question.name, index), question.name, "required", text)
+                )
             return
         if not computed:
             problem = self._type_problem(question, raw, index)
             if problem:
-                self.errors.append(self._issue(path, question.name, *problem))
+                self.errors.append(
+                    self._issue(self._path(question.name, index), question.name, *problem)
+                )
                 return
         context = _Context(self, question, index, current=self.values.get(key, ""))
-        if question.constraint and not self.form.expression(question.constraint).evaluate_bool(
+        if question.constraint and not self.plan.expression(question.constraint).evaluate_bool(
             context
         ):
             text = self.form.text(question.constraint_message, self.language) or message(
                 "constraint", self.message_language
             )
-            self.errors.append(self._issue(path, question.name, "constraint", text))
-        if question.soft_constraint and not self.form.expression(
+            self.errors.append(
+                self._issue(self._path(question.name, index), question.name, "constraint", text)
+            )
+        if question.soft_constraint and not self.plan.expression(
             question.soft_constraint
         ).evaluate_bool(context):
             text = self.form.text(question.soft_constraint_message, self.language) or message(
                 "soft-constraint", self.message_language
             )
             self.warnings.append(
-                self._issue(path, question.name, "soft-constraint", text, "warning")
+                self._issue(
+                    self._path(question.name, index),
+                    question.name,
+                    "soft-constraint",
+                    text,
+                    "warning",
+                )
             )
         if question.type == "geopoint":
-            self._check_geopoint_place(question, index, path, raw)
+            self._check_geopoint_place(question, index, self._path(question.name, index), raw)
 
     def _is_required(self, question: Question, index: Index) -> bool:
         if not question.required or (not question.takes_input and question.type != "acknowledge"):
             return False
         if question.required == "yes":
             return True
-        return self.form.expression(question.required).evaluate_bool(
+        return self.plan.expression(question.required).evaluate_bool(
             _Context(self, question, index)
         )
 
@@ -480,7 +522,7 @@ class _Run:
                 return "choice", message("choice", lang, value=_shorten(value))
             if question.or_other and value == "other":
                 continue
-            choice = self.form.choice(question.choice_list or "", value)
+            choice = self.plan.choices.get(question.choice_list or "", {}).get(value)
             if choice is None:
                 return "choice", message("choice", lang, value=_shorten(value))
             if allowed is not None and value not in allowed:
@@ -496,7 +538,7 @@ class _Run:
         choices = self.form.choices_for(question)
         if not question.choice_filter:
             return choices
-        expression = self.form.expression(rewrite_choice_filter(question.choice_filter))
+        expression = self.plan.expression(rewrite_choice_filter(question.choice_filter))
         return [
             choice
             for choice in choices
@@ -566,7 +608,7 @@ class _Run:
         return self.gazetteer
 
     def _check_repeat_count(self, repeat: Repeat) -> None:
-        expression = self.form.expression(repeat.repeat_count or "")
+        expression = self.plan.expression(repeat.repeat_count or "")
         for index in self._instances(repeat.repeat_path):
             if not self.relevance.get((repeat.name, index), True):
                 continue
@@ -598,9 +640,15 @@ class _Run:
         for rating in result.ratings:
             if rating.colour in ("amber", "red"):
                 name = rating.indicator.field
-                result.warnings.append(self._issue(
-                    name, name, f"standard-{rating.colour}",
-                    rating.message(self.message_language), "warning"))
+                result.warnings.append(
+                    self._issue(
+                        name,
+                        name,
+                        f"standard-{rating.colour}",
+                        rating.message(self.message_language),
+                        "warning",
+                    )
+                )
 
     # output ------------------------------------------------------------------------
 
@@ -628,10 +676,13 @@ class _Run:
     def _issue(self, path: str, name: str, code: str, text: str, severity: Severity = "error"):
         return FieldIssue(path=path, name=name, code=code, message=text, severity=severity)
 
+    def _path(self, name: str, index: Index) -> str:
+        return _path_of(self.form, name, index, repeat_path=self.plan.nodes[name].repeat_path)
+
     def _path_prefix(self, level: str | None, index: Index) -> str:
         if level is None:
             return ""
-        repeat = self.form.node(level)
+        repeat = self.plan.nodes[level]
         return _path_of(self.form, level, index, repeat_path=(*repeat.repeat_path, level))
 
 
@@ -655,9 +706,12 @@ class _Context:
                 return self.choice.name
             return self.choice.properties.get(column, "")
         run = self.run
-        target = run.form.node(name)
+        target = run.plan.nodes[name]
         target_path = target.repeat_path
         here = self.node.repeat_path
+        if target_path == here[: len(target_path)] and not isinstance(target, Repeat):
+            # The common case: a field outside any repeat, or in this node's own repeat.
+            return run.values.get((name, self.index[: len(target_path)]), "")
         shared = 0
         while (
             shared < len(target_path) and shared < len(here) and target_path[shared] == here[shared]
@@ -695,7 +749,7 @@ class _Context:
         return self.index[-1] + 1 if self.index else 1
 
     def indexed_repeat(self, name: str, repeat: str, index: int) -> Value:
-        repeat_node = self.run.form.node(repeat)
+        repeat_node = self.run.plan.nodes[repeat]
         base = (*self.index[: len(repeat_node.repeat_path)], int(index) - 1)
         return self.run.values.get((name, base), "")
 
