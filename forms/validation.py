@@ -314,7 +314,7 @@ class _Run:
             for (name, index), value in self.computed.items()
             if self.relevance.get((name, index), True)
         }
-        return ValidationResult(self.errors, self.warnings, cleaned, calculated, self)
+        return ValidationResult(self.errors, self.warnings, cleaned, calculated, _run=self)
 
     # reading the record -------------------------------------------------------------
 

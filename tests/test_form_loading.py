@@ -43,11 +43,26 @@ def test_every_supported_question_type_loads(load):
     form = load(ALL_TYPES_FORM)
     types = {q.name: q.type for q in form.questions()}
     assert types == {
-        "t": "text", "i": "integer", "d": "decimal", "r": "range", "s1": "select_one",
-        "sm": "select_multiple", "so": "select_one", "so_other": "text", "n": "note",
-        "ack": "acknowledge", "dt": "date", "tm": "time", "dtm": "dateTime",
-        "gp": "geopoint", "gt": "geotrace", "gs": "geoshape", "img": "image",
-        "bc": "barcode", "calc": "calculate", "hid": "hidden",
+        "t": "text",
+        "i": "integer",
+        "d": "decimal",
+        "r": "range",
+        "s1": "select_one",
+        "sm": "select_multiple",
+        "so": "select_one",
+        "so_other": "text",
+        "n": "note",
+        "ack": "acknowledge",
+        "dt": "date",
+        "tm": "time",
+        "dtm": "dateTime",
+        "gp": "geopoint",
+        "gt": "geotrace",
+        "gs": "geoshape",
+        "img": "image",
+        "bc": "barcode",
+        "calc": "calculate",
+        "hid": "hidden",
     }
 
 
@@ -169,7 +184,7 @@ def test_reads_xlsx_and_csv_as_well_as_markdown(tmp_path):
     assert form.text(form.question("age").label, "pt") == "Idade"
 
     csv_path = tmp_path / "form.csv"
-    csv_path.write_text('survey,,,\n,type,name,label\n,text,who,Who?\n', encoding="utf-8")
+    csv_path.write_text("survey,,,\n,type,name,label\n,text,who,Who?\n", encoding="utf-8")
     assert load_form(csv_path).question("who").type == "text"
 
 
@@ -189,12 +204,15 @@ def refused(write_form, text: str) -> list[str]:
 
 
 def test_unknown_type_is_refused_with_its_row(write_form):
-    problems = refused(write_form, """
+    problems = refused(
+        write_form,
+        """
         | survey |
         | | type | name | label |
         | | text | a | A |
         | | audio | b | B |
-        """)
+        """,
+    )
     assert problems == [
         "sheet 'survey', row 3, column 'type': the question type 'audio' is not supported "
         "(supported: acknowledge, barcode, calculate, date, dateTime, decimal, geopoint, "
@@ -204,13 +222,16 @@ def test_unknown_type_is_refused_with_its_row(write_form):
 
 
 def test_unparseable_expression_is_refused_with_row_column_and_position(write_form):
-    problems = refused(write_form, """
+    problems = refused(
+        write_form,
+        """
         | survey |
         | | type | name | label | relevant | constraint |
         | | integer | a | A | | |
         | | integer | b | B | ${a} > > 3 | |
         | | integer | c | C | | foo(.) |
-        """)
+        """,
+    )
     assert problems[0].startswith("sheet 'survey', row 3, column 'relevant': cannot read")
     assert "position 7" in problems[0]
     assert problems[1].startswith("sheet 'survey', row 4, column 'constraint': cannot read")
@@ -218,31 +239,39 @@ def test_unparseable_expression_is_refused_with_row_column_and_position(write_fo
 
 
 def test_reference_to_a_missing_field_is_refused(write_form):
-    problems = refused(write_form, """
+    problems = refused(
+        write_form,
+        """
         | survey |
         | | type | name | label | relevant |
         | | integer | a | A | |
         | | integer | b | B | ${nowhere} > 1 |
-        """)
+        """,
+    )
     assert len(problems) == 1
     assert "row 3" in problems[0] and "'relevant'" in problems[0] and "nowhere" in problems[0]
 
 
 def test_missing_choice_list_is_refused(write_form):
-    problems = refused(write_form, """
+    problems = refused(
+        write_form,
+        """
         | survey |
         | | type | name | label |
         | | select_one colours | c | Colour |
         | choices |
         | | list_name | name | label |
         | | sizes | s | Small |
-        """)
+        """,
+    )
     assert len(problems) == 1
     assert "row 2" in problems[0] and "colours" in problems[0]
 
 
 def test_duplicate_names_are_refused_even_in_different_groups(write_form):
-    problems = refused(write_form, """
+    problems = refused(
+        write_form,
+        """
         | survey |
         | | type | name | label |
         | | begin_group | g1 | G1 |
@@ -251,7 +280,8 @@ def test_duplicate_names_are_refused_even_in_different_groups(write_form):
         | | begin_group | g2 | G2 |
         | | text | phone | Phone again |
         | | end_group | | |
-        """)
+        """,
+    )
     assert problems == [
         "sheet 'survey', row 6, column 'name': the name 'phone' is already used on row 3; "
         "names must be unique across the whole form (records are keyed by question name)"
@@ -259,22 +289,28 @@ def test_duplicate_names_are_refused_even_in_different_groups(write_form):
 
 
 def test_duplicate_names_in_the_same_group_are_refused_by_pyxform_with_the_row(write_form):
-    problems = refused(write_form, """
+    problems = refused(
+        write_form,
+        """
         | survey |
         | | type | name | label |
         | | text | a | A |
         | | text | a | A again |
-        """)
+        """,
+    )
     assert len(problems) == 1 and "row 3" in problems[0] and "'a'" in problems[0]
 
 
 def test_calculation_cycle_is_refused(write_form):
-    problems = refused(write_form, """
+    problems = refused(
+        write_form,
+        """
         | survey |
         | | type | name | label | calculation |
         | | calculate | x | | ${y} + 1 |
         | | calculate | y | | ${x} + 1 |
-        """)
+        """,
+    )
     assert problems == [
         "sheet 'survey', row 2, column 'calculation': 'x' depends on itself through a cycle "
         "of calculations or relevance (x -> y)"
@@ -282,12 +318,15 @@ def test_calculation_cycle_is_refused(write_form):
 
 
 def test_unsupported_columns_and_bad_sensitivity_are_refused(write_form):
-    problems = refused(write_form, """
+    problems = refused(
+        write_form,
+        """
         | survey |
         | | type | name | label | media::image | sensitivity |
         | | text | a | A | a.png | public |
         | | text | b | B | | secret |
-        """)
+        """,
+    )
     assert any("row 2" in p and "media::image" in p for p in problems)
     assert any("row 3" in p and "sensitivity 'secret'" in p for p in problems)
 
@@ -302,11 +341,14 @@ def test_unreadable_files_are_refused_clearly(tmp_path):
 
 
 def test_all_problems_are_reported_at_once(write_form):
-    problems = refused(write_form, """
+    problems = refused(
+        write_form,
+        """
         | survey |
         | | type | name | label | constraint |
         | | audio | a | A | |
         | | integer | b | B | . > |
         | | video | c | C | |
-        """)
+        """,
+    )
     assert [p.split(",")[1].strip() for p in problems] == ["row 2", "row 3", "row 4"]

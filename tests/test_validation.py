@@ -183,9 +183,7 @@ def test_select_multiple_checks_every_choice(form):
     record["members"][0]["vulnerabilities"] = ["pregnant", "flying"]
     assert ("members[1].vulnerabilities", "choice") in codes(validate_record(form, record))
     record["members"][0]["vulnerabilities"] = ["pregnant", "pregnant"]
-    assert ("members[1].vulnerabilities", "choice-repeated") in codes(
-        validate_record(form, record)
-    )
+    assert ("members[1].vulnerabilities", "choice-repeated") in codes(validate_record(form, record))
 
 
 def test_unknown_fields_and_bad_shapes_are_errors(form):
@@ -227,8 +225,10 @@ def test_references_inside_a_repeat_use_the_same_instance(load):
         | | text | school | School | ${age} >= 6 and ${age} <= 17 | |
         | | end_repeat | | | | |
         """)
-    record = {"min_age": 1, "people": [{"age": 10, "school": "EP1"}, {"age": 30, "school": "x"},
-                                       {"age": 0}]}
+    record = {
+        "min_age": 1,
+        "people": [{"age": 10, "school": "EP1"}, {"age": 30, "school": "x"}, {"age": 0}],
+    }
     result = validate_record(form, record)
     assert result.record["people"][0] == {"age": 10, "school": "EP1"}
     assert result.record["people"][1] == {"age": 30}
@@ -294,6 +294,19 @@ def test_or_other_accepts_other_and_requires_the_text(load):
         """)
     assert codes(validate_record(form, {"colour": "other"})) == {("colour_other", "required")}
     assert validate_record(form, {"colour": "other", "colour_other": "teal"}).ok
-    assert validate_record(form, {"colour": "red", "colour_other": "x"}).record == {
-        "colour": "red"
-    }
+    assert validate_record(form, {"colour": "red", "colour_other": "x"}).record == {"colour": "red"}
+
+
+def test_result_answers_what_a_screen_needs(form):
+    """The app draws from the result: relevance, values, filtered choices, expressions."""
+    record = good_record(province="nam")
+    record.pop("district")
+    result = validate_record(form, record, now=NOW)
+    district = form.question("district")
+    assert [c.name for c in result.filtered_choices(district)] == ["MZ0701"]
+    assert result.is_relevant("head_name")
+    assert not result.is_relevant("vulnerabilities", (1,))  # the 4-year-old
+    assert result.value("is_child", (1,)) == 1.0
+    assert result.evaluate("concat(${head_name}, ' / ', ${n_children})") == "Ana Mussa / 1"
+    refused = validate_record(form, {"consent": "no"}, now=NOW)
+    assert not refused.is_relevant("head_name")

@@ -1,0 +1,55 @@
+"""`fieldapp` / `python -m fieldapp`: open the tablet app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("displacement-field-kit", "dfk"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fieldapp", description="Displacement Field Kit app")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the local SQLite database lives (default: the platform's user data directory)",
+    )
+    parser.add_argument("--server", help="sync server address, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--enroll-code", help="one-time enrollment code from the coordinator")
+    parser.add_argument("--enumerator", help="enumerator name or ID (skips the set-up screen)")
+    parser.add_argument("--language", choices=["pt", "en"], help="interface language")
+    parser.add_argument("--size", default="1280x800", help="window size, e.g. 800x1280")
+    args = parser.parse_args(argv)
+
+    # Kivy reads sys.argv and its config at import: settle both before importing it.
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+
+    from fieldapp.app import FieldApp
+
+    FieldApp(
+        args.data_dir or default_data_dir(),
+        server_url=args.server,
+        enroll_code=args.enroll_code,
+        enumerator=args.enumerator,
+        language=args.language,
+    ).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

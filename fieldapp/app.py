@@ -1,0 +1,200 @@
+"""The Kivy application: wires the store, the form catalogue and the screens together.
+
+Screens receive the app (for navigation) and reach data only through `self.store`,
+`self.catalog` and `FormSession`; none of them touches SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.core.window import Window
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from fieldapp import i18n
+from fieldapp.catalog import FormCatalog, FormEntry
+from fieldapp.duplicates import find_local_duplicates
+from fieldapp.screens.form import FormScreen
+from fieldapp.screens.home import HomeScreen
+from fieldapp.screens.records import RecordListScreen
+from fieldapp.screens.setup import SetupScreen
+from fieldapp.screens.sync import SyncScreen
+from fieldapp.session import FormSession
+from fieldapp.store import Store
+
+Path(__file__).parent.joinpath("screens", "common.kv")  # loaded in build()
+
+
+class FieldApp(App):
+    title = "Displacement Field Kit"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        server_url: str | None = None,
+        enroll_code: str | None = None,
+        enumerator: str | None = None,
+        language: str | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.data_dir / "fieldapp.db")
+        self.catalog = FormCatalog(self.store, self.data_dir / "forms")
+        self.catalog.install_bundled()
+        self._startup = {
+            "server_url": server_url,
+            "enroll_code": enroll_code,
+            "enumerator": enumerator,
+        }
+        chosen = language or self.store.get_setting("language") or i18n.DEFAULT_LANGUAGE
+        i18n.set_language(chosen)
+        self.session: FormSession | None = None
+        self.last_error: str | None = None
+
+    # --- building ----------------------------------------------------------------------
+
+    def build(self) -> ScreenManager:
+        from kivy.lang import Builder
+
+        Builder.load_file(str(Path(__file__).parent / "screens" / "common.kv"))
+        Window.clearcolor = (0.97, 0.97, 0.96, 1)
+        self.manager = ScreenManager(transition=NoTransition())
+        self.setup_screen = SetupScreen(self, name="setup")
+        self.home_screen = HomeScreen(self, name="home")
+        self.form_screen = FormScreen(
+            on_exit=self.show_home, on_language=self.set_language, name="form"
+        )
+        self.records_screen = RecordListScreen(self, name="records")
+        self.sync_screen = SyncScreen(self, name="sync")
+        for screen in (
+            self.setup_screen,
+            self.home_screen,
+            self.form_screen,
+            self.records_screen,
+            self.sync_screen,
+        ):
+            self.manager.add_widget(screen)
+        self._apply_startup_options()
+        if self.store.get_setting("enumerator"):
+            self.manager.current = "home"
+        else:
+            self.manager.current = "setup"
+        self.store.audit("app-started")
+        return self.manager
+
+    def _apply_startup_options(self) -> None:
+        """Command-line set-up (used by `make run` and the tests): same path as the form."""
+        options = self._startup
+        if options["enumerator"] and not self.store.get_setting("enumerator"):
+            self.complete_setup(
+                options["enumerator"], options["server_url"], options["enroll_code"], navigate=False
+            )
+        elif options["server_url"] and options["enroll_code"]:
+            self.complete_setup(
+                self.store.get_setting("enumerator") or "",
+                options["server_url"],
+                options["enroll_code"],
+                navigate=False,
+            )
+
+    # --- navigation ---------------------------------------------------------------------
+
+    def show_home(self) -> None:
+        self.session = None
+        self.manager.current = "home"
+        self.home_screen.refresh()
+
+    def show_records(self, form_id: str) -> None:
+        self.records_screen.show_form(form_id)
+        self.manager.current = "records"
+
+    def show_sync(self) -> None:
+        self.manager.current = "sync"
+
+    def new_record(self, form_id: str) -> None:
+        form = self.catalog.newest(form_id)
+        record_id = self.store.create_draft(form.form_id, form.version)
+        self.store.audit("draft-created", record_id=record_id, form_id=form.form_id)
+        self._open(record_id)
+
+    def open_record(self, record_id: str) -> None:
+        self.store.open_for_edit(record_id)
+        self._open(record_id)
+
+    def _open(self, record_id: str) -> None:
+        draft = self.store.draft(record_id)
+        form = self.catalog.form(draft.form_id, draft.form_version)
+        self.session = FormSession(
+            form,
+            self.store,
+            record_id,
+            language=i18n.current_language(),
+            duplicate_finder=lambda f, answers, rid: find_local_duplicates(
+                self.store, f, answers, rid
+            ),
+        )
+        self.form_screen.open_session(self.session)
+        self.manager.current = "form"
+
+    def resume_last_draft(self) -> bool:
+        """Open the most recently edited draft, if any (used after a crash)."""
+        rows = self.store.records(state="draft", newest_first=True, limit=1)
+        if not rows:
+            return False
+        self._open(rows[0].record_id)
+        return True
+
+    # --- settings -------------------------------------------------------------------
+
+    def set_language(self, language: str) -> None:
+        i18n.set_language(language)
+        self.store.set_setting("language", language)
+        self.setup_screen.retranslate()
+        self.home_screen.refresh()
+        self.form_screen.retranslate()
+        if self.manager.current == "records":
+            self.records_screen.show_form(self.records_screen.form_id)
+        self.sync_screen.refresh()
+
+    def complete_setup(
+        self, enumerator: str, server_url: str | None, code: str | None, navigate: bool = True
+    ) -> None:
+        self.store.set_setting("enumerator", enumerator)
+        if server_url:
+            self.store.set_setting("server_url", server_url.rstrip("/"))
+        if server_url and code:
+            try:
+                from fieldapp.sync_client import SyncClient
+
+                SyncClient(self.store, server_url.rstrip("/")).enroll(code)
+                self.store.audit("enrolled")
+            except Exception as error:  # the enumerator sees why; they can retry later
+                self.last_error = str(error)
+                self.setup_screen.message = i18n._("Enrollment failed: {error}").format(error=error)
+                if navigate:
+                    return
+        if navigate:
+            self.show_home()
+
+    def sync_client(self):
+        server = self.store.get_setting("server_url")
+        token = self.store.get_setting("token")
+        if not server or not token:
+            return None
+        from fieldapp.sync_client import SyncClient
+
+        return SyncClient(self.store, server)
+
+    def form_title(self, entry: FormEntry | None) -> str:
+        if entry is None:
+            return ""
+        return self.catalog.title(entry, i18n.current_language())
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now()

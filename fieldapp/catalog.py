@@ -1,0 +1,78 @@
+"""The forms the tablet can fill: those bundled with the app and those downloaded later.
+
+Every form is cached in the store (bytes of the .xlsx), so a record can always be opened
+with the exact form version it was started on, even after a newer version arrives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from forms import Form, bundled_form_paths, load_form
+
+
+def localized_title(form: Form, language: str) -> str:
+    """The form title in `language`.
+
+    XLSForm has one form_title; ours are written "Português / English" (default language
+    first), so show the part for the language, or the whole title when it has no parts.
+    """
+    parts = [part.strip() for part in form.title.split(" / ")]
+    if len(parts) != 2:
+        return form.title
+    wants_default = form.language_for(language) == form.default_language
+    return parts[0] if wants_default else parts[1]
+
+
+@dataclass(frozen=True)
+class FormEntry:
+    form_id: str
+    version: str
+    title: str
+
+
+class FormCatalog:
+    def __init__(self, store, cache_dir: Path):
+        self.store = store
+        self.cache_dir = cache_dir
+        self._loaded: dict[tuple[str, str], Form] = {}
+
+    def install_bundled(self, paths: list[Path] | None = None) -> None:
+        """Put the bundled demo forms in the store's form cache (idempotent)."""
+        for path in paths if paths is not None else bundled_form_paths():
+            form = load_form(path)
+            self._loaded[(form.form_id, form.version)] = form
+            self.store.cache_form(
+                form.form_id, form.version, form.title, path.read_bytes(), source="bundled"
+            )
+
+    def entries(self) -> list[FormEntry]:
+        """The newest version of each form, in title order."""
+        newest: dict[str, FormEntry] = {}
+        for row in self.store.cached_forms():
+            if row["form_id"] not in newest:
+                newest[row["form_id"]] = FormEntry(row["form_id"], row["version"], row["title"])
+        return sorted(newest.values(), key=lambda entry: entry.title.lower())
+
+    def form(self, form_id: str, version: str) -> Form:
+        key = (form_id, version)
+        if key not in self._loaded:
+            content = self.store.form_content(form_id, version)
+            digest = hashlib.sha256(content).hexdigest()[:12]
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            path = self.cache_dir / f"{form_id}-{digest}.xlsx"
+            if not path.exists():
+                path.write_bytes(content)
+            self._loaded[key] = load_form(path)
+        return self._loaded[key]
+
+    def title(self, entry: FormEntry, language: str) -> str:
+        return localized_title(self.form(entry.form_id, entry.version), language)
+
+    def newest(self, form_id: str) -> Form:
+        for entry in self.entries():
+            if entry.form_id == form_id:
+                return self.form(entry.form_id, entry.version)
+        raise KeyError(f"no form {form_id!r} on this device")

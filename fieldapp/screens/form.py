@@ -1,0 +1,398 @@
+"""The form-filling screen: one question, or one field-list group, per screen.
+
+Draws the session's current step and forwards every change to the `FormSession`, which
+validates and autosaves. Relevance, messages and computed values refresh as the
+enumerator types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from kivy.clock import Clock
+from kivy.factory import Factory
+from kivy.graphics import Color, Rectangle
+from kivy.lang import Builder
+from kivy.metrics import dp, sp
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.label import Label
+from kivy.uix.popup import Popup
+from kivy.uix.recycleview import RecycleView
+from kivy.uix.screenmanager import Screen
+
+from fieldapp.catalog import localized_title
+from fieldapp.i18n import _, current_language
+from fieldapp.screens.widgets import (
+    ERROR_COLOUR,
+    TEXT_COLOUR,
+    BigButton,
+    QuestionWidget,
+    WrappedLabel,
+    widget_for,
+)
+from fieldapp.session import FinalizeOutcome, FormSession, Slot, Step
+from forms import Repeat
+
+Builder.load_file(str(Path(__file__).with_name("form.kv")))
+
+
+class FormScreen(Screen):
+    form_title = StringProperty("")
+    step_text = StringProperty("")
+    progress = NumericProperty(0)
+    can_go_back = BooleanProperty(False)
+    next_text = StringProperty("")
+    t_back = StringProperty("")
+    t_index = StringProperty("")
+    t_language = StringProperty("")
+    t_previous = StringProperty("")
+
+    def __init__(self, on_exit: Callable[[], None], on_language: Callable[[str], None], **kw):
+        super().__init__(**kw)
+        self.on_exit = on_exit
+        self.on_language = on_language
+        self.session: FormSession | None = None
+        self.question_widgets: list[QuestionWidget] = []
+        self._rendered_slots: tuple[str, ...] = ()
+        self.banner: Label | None = None
+        self.popup: Popup | None = None
+
+    # --- opening ------------------------------------------------------------------------
+
+    def open_session(self, session: FormSession) -> None:
+        self.session = session
+        self.form_title = localized_title(session.form, current_language())
+        self.retranslate()
+        self.render()
+
+    def retranslate(self) -> None:
+        self.t_back = _("Save & exit")
+        self.t_index = _("Index")
+        self.t_language = "EN" if current_language() == "pt" else "PT"
+        self.t_previous = _("Previous")
+        if self.session:
+            self.session.set_language(current_language())
+            self.form_title = localized_title(self.session.form, current_language())
+            self.render()
+
+    # --- drawing ------------------------------------------------------------------------
+
+    def render(self, banner: str = "") -> None:
+        session = self.session
+        if session is None:
+            return
+        step = session.step
+        body = self.ids.body
+        body.clear_widgets()
+        self.question_widgets = []
+        if banner:
+            self.banner = WrappedLabel(text=banner, font_size=sp(19), color=ERROR_COLOUR, bold=True)
+            body.add_widget(self.banner)
+        if step.instance:
+            repeat_label = self._instance_heading(step)
+            if repeat_label:
+                body.add_widget(
+                    WrappedLabel(
+                        text=repeat_label, font_size=sp(18), color=(0.06, 0.3, 0.45, 1), bold=True
+                    )
+                )
+        if step.kind == "repeat":
+            self._render_repeat(step)
+        else:
+            if step.group is not None:
+                title = session.label(step.group, step.index)
+                if title:
+                    body.add_widget(WrappedLabel(text=title, font_size=sp(24), bold=True))
+            for slot in step.slots:
+                widget = widget_for(session, slot, self.answered)
+                self.question_widgets.append(widget)
+                body.add_widget(widget)
+        if session.position + 1 == len(session.steps) and session.result.ratings:
+            self._render_ratings()
+        self._rendered_slots = tuple(slot.path for slot in step.slots)
+        self._update_bar()
+        self.ids.scroll.scroll_y = 1
+
+    def _instance_heading(self, step: Step) -> str:
+        if not step.instance:
+            return ""
+        repeat = self._enclosing_repeat(step)
+        name = self.session.label(repeat, step.index[:-1]) if repeat else ""
+        position, count = step.instance
+        return _("{name}: {position} of {count}").format(
+            name=name or _("Entry"), position=position, count=count
+        )
+
+    def _enclosing_repeat(self, step: Step) -> Repeat | None:
+        node = step.slots[0].question if step.slots else step.group
+        if node is None or not node.repeat_path:
+            return None
+        repeat = self.session.form.node(node.repeat_path[-1])
+        return repeat if isinstance(repeat, Repeat) else None
+
+    def _render_repeat(self, step: Step) -> None:
+        session = self.session
+        repeat: Repeat = step.group  # type: ignore[assignment]
+        body = self.ids.body
+        count = session.instance_count(repeat, step.index)
+        expected = session.expected_count(repeat, step.index)
+        title = session.label(repeat, step.index) or repeat.name
+        body.add_widget(WrappedLabel(text=title, font_size=sp(24), bold=True))
+        summary = _("{count} added").format(count=count)
+        if expected is not None:
+            summary += " · " + _("{expected} expected").format(expected=expected)
+        body.add_widget(WrappedLabel(text=summary, font_size=sp(18), color=TEXT_COLOUR))
+        for position in range(count):
+            row = BoxLayout(size_hint_y=None, height=dp(60), spacing=dp(10))
+            label = self.instance_title(repeat, step.index, position)
+            open_button = Button(
+                text=label, font_size=sp(19), halign="left", valign="middle", padding=(dp(16), 0)
+            )
+            open_button.bind(width=lambda b, w: setattr(b, "text_size", (w - dp(32), None)))
+            open_button.bind(
+                on_release=lambda _b, p=position: self.open_instance(repeat, step.index, p)
+            )
+            remove = Button(
+                text=_("Remove"),
+                size_hint_x=None,
+                width=dp(150),
+                font_size=sp(18),
+                background_color=(0.8, 0.3, 0.3, 1),
+            )
+            remove.bind(
+                on_release=lambda _b, p=position: self.confirm_remove(repeat, step.index, p)
+            )
+            row.add_widget(open_button)
+            row.add_widget(remove)
+            body.add_widget(row)
+        add = BigButton(text=_("Add {name}").format(name=title.lower()))
+        add.bind(on_release=lambda *_: self.add_instance(repeat, step.index))
+        body.add_widget(add)
+        for issue in session.result.errors:
+            if issue.path.split("[")[0] == repeat.name and issue.code == "repeat-count":
+                body.add_widget(
+                    WrappedLabel(text="✖ " + issue.message, color=ERROR_COLOUR, font_size=sp(17))
+                )
+
+    def _render_ratings(self) -> None:
+        """Minimum-standard indicators (Sphere) with their colour, before finalizing."""
+        language = current_language()
+        body = self.ids.body
+        body.add_widget(WrappedLabel(text=_("Minimum standards"), font_size=sp(22), bold=True))
+        for rating in self.session.result.ratings:
+            row = BoxLayout(size_hint_y=None, height=dp(44), spacing=dp(12))
+            chip = Label(
+                text=_(rating.colour or "no value"),
+                size_hint_x=None,
+                width=dp(110),
+                bold=True,
+                color=(1, 1, 1, 1),
+                font_size=sp(17),
+            )
+            colour = RATING_COLOURS.get(rating.colour or "", (0.5, 0.5, 0.5, 1))
+            with chip.canvas.before:
+                Color(*colour)
+                chip._background = Rectangle(pos=chip.pos, size=chip.size)
+            chip.bind(pos=_follow, size=_follow)
+            value = "—" if rating.value is None else f"{rating.value:g}"
+            text = WrappedLabel(
+                text=f"{rating.indicator.text(language)}: {value}  "
+                f"({rating.indicator.threshold_text(language)})",
+                font_size=sp(17),
+            )
+            text.size_hint_y = 1
+            row.add_widget(chip)
+            row.add_widget(text)
+            body.add_widget(row)
+
+    def instance_title(self, repeat: Repeat, index: tuple[int, ...], position: int) -> str:
+        """ "3. Ana Mussa" — the first answered text questions of the instance."""
+        instance_index = (*index, position)
+        words = []
+        for question in _questions(repeat):
+            if question.type == "text":
+                value = self.session.value(Slot(question, instance_index))
+                if value:
+                    words.append(str(value))
+            if len(words) == 2:
+                break
+        return f"{position + 1}. " + (" ".join(words) or _("(not filled in yet)"))
+
+    def _update_bar(self) -> None:
+        session = self.session
+        total = len(session.steps)
+        text = _("Screen {position} of {total}").format(position=session.position + 1, total=total)
+        self.step_text = text
+        self.progress = session.progress
+        self.can_go_back = session.position > 0
+        last = session.position + 1 >= total
+        self.next_text = _("Finalize") if last else _("Next")
+
+    # --- events ---------------------------------------------------------------------
+
+    def answered(self, slot: Slot, value) -> None:
+        session = self.session
+        session.set_answer(slot, value)
+        new_slots = tuple(s.path for s in session.step.slots)
+        if new_slots != self._rendered_slots:
+            # Relevance changed what this screen shows. Redraw after the current event so
+            # the widget that fired it isn't torn down mid-callback.
+            Clock.schedule_once(lambda *_: self.render(), 0)
+            return
+        for widget in self.question_widgets:
+            widget.refresh()
+            widget.show_issues(session.issues(widget.slot))
+        self._update_bar()
+
+    def go_next(self) -> None:
+        if self.session.next():
+            self.render()
+        else:
+            self.finalize()
+
+    def go_previous(self) -> None:
+        if self.session.previous():
+            self.render()
+
+    def add_instance(self, repeat: Repeat, index: tuple[int, ...]) -> None:
+        position = self.session.add_instance(repeat, index)
+        self.open_instance(repeat, index, position)
+
+    def open_instance(self, repeat: Repeat, index: tuple[int, ...], position: int) -> None:
+        key_index = ".".join(str(i) for i in (*index, position))
+        for number, step in enumerate(self.session.steps):
+            if step.index == (*index, position) or step.key.endswith(":" + key_index):
+                self.session.go_to(number)
+                break
+        self.render()
+
+    def confirm_remove(self, repeat: Repeat, index: tuple[int, ...], position: int) -> None:
+        title = self.instance_title(repeat, index, position)
+        self._confirm(
+            _("Remove {entry}?").format(entry=title),
+            _("Everything entered for this entry will be deleted."),
+            _("Remove"),
+            lambda: (self.session.remove_instance(repeat, index, position), self.render()),
+        )
+
+    def finalize(self, confirm_duplicates: bool = False) -> None:
+        outcome: FinalizeOutcome = self.session.finalize(confirm_duplicates=confirm_duplicates)
+        if outcome.finalized:
+            self.on_exit()
+            return
+        if outcome.duplicates:
+            names = "\n".join(f"• {match.title} ({match.reason})" for match in outcome.duplicates)
+            self._confirm(
+                _("Possible duplicate household"),
+                _("This looks like a household already registered on this tablet:")
+                + f"\n{names}\n"
+                + _("Save it anyway only if it is a different family."),
+                _("Save anyway"),
+                lambda: self.finalize(confirm_duplicates=True),
+            )
+            return
+        count = len(outcome.errors)
+        self.render(
+            banner=_(
+                "Cannot finalize: {count} answer(s) need attention. The first one is shown below."
+            ).format(count=count)
+        )
+
+    def save_and_exit(self) -> None:
+        # Every answer is already in the store; leaving just records where we were.
+        if self.session is not None:
+            self.session.store.audit(
+                "draft-left", record_id=self.session.record_id, form_id=self.session.form.form_id
+            )
+        self.on_exit()
+
+    def toggle_language(self) -> None:
+        self.on_language("en" if current_language() == "pt" else "pt")
+
+    def open_index(self) -> None:
+        entries = self.session.index_entries()
+        view = IndexList()
+        view.data = [
+            {
+                "text": f"{position + 1}. {title}"
+                + (f"  ({_('needs attention')})" if errors else ""),
+                "color": ERROR_COLOUR if errors else TEXT_COLOUR,
+                "on_release": lambda p=position: self._jump(p),
+            }
+            for position, title, errors in entries
+        ]
+        self.popup = Popup(
+            title=_("Jump to a question"), content=view, size_hint=(0.9, 0.9), title_size=sp(20)
+        )
+        self.popup.open()
+
+    def _jump(self, position: int) -> None:
+        if self.popup:
+            self.popup.dismiss()
+        self.session.go_to(position)
+        self.render()
+
+    def _confirm(self, title: str, text: str, action: str, on_yes: Callable[[], object]):
+        layout = BoxLayout(orientation="vertical", spacing=dp(12), padding=dp(12))
+        message = Label(text=text, font_size=sp(19), halign="left", valign="top")
+        message.bind(size=lambda lbl, size: setattr(lbl, "text_size", size))
+        layout.add_widget(message)
+        buttons = BoxLayout(size_hint_y=None, height=dp(60), spacing=dp(12))
+        cancel = BigButton(text=_("Go back"))
+        yes = BigButton(text=action, background_color=(0.8, 0.3, 0.3, 1))
+        buttons.add_widget(cancel)
+        buttons.add_widget(yes)
+        layout.add_widget(buttons)
+        popup = Popup(
+            title=title, content=layout, size_hint=(0.8, 0.6), title_size=sp(20), auto_dismiss=False
+        )
+        cancel.bind(on_release=lambda *_: popup.dismiss())
+        yes.bind(on_release=lambda *_: (popup.dismiss(), on_yes()))
+        self.popup = popup
+        popup.open()
+
+
+class IndexEntry(Button):
+    def __init__(self, **kwargs):
+        super().__init__(
+            font_size=sp(18),
+            halign="left",
+            valign="middle",
+            background_normal="",
+            background_color=(0.93, 0.94, 0.95, 1),
+            **kwargs,
+        )
+        self.bind(size=lambda b, s: setattr(b, "text_size", (s[0] - dp(24), None)))
+
+
+class IndexList(RecycleView):
+    """The jump-to-question index: a RecycleView, so a 300-screen form scrolls smoothly.
+    Layout in form.kv."""
+
+
+Factory.register("IndexEntry", cls=IndexEntry)
+
+
+RATING_COLOURS = {
+    "green": (0.13, 0.55, 0.25, 1),
+    "amber": (0.85, 0.55, 0.05, 1),
+    "red": (0.75, 0.12, 0.12, 1),
+}
+
+
+def _follow(widget, *_args) -> None:
+    widget._background.pos = widget.pos
+    widget._background.size = widget.size
+
+
+def _questions(repeat: Repeat):
+    from forms import Group, Question
+
+    for child in repeat.children:
+        if isinstance(child, Question):
+            yield child
+        elif isinstance(child, Group) and not isinstance(child, Repeat):
+            yield from _questions(child)  # type: ignore[arg-type]

@@ -1,0 +1,142 @@
+"""Sync: progress, last sync time, and the records the server sent back to fix.
+
+Syncing runs on a background thread; progress comes back to the UI through
+`@mainthread`, so the screen never freezes even on a 2G link.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from kivy.clock import mainthread
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.button import Button
+from kivy.uix.screenmanager import Screen
+
+from fieldapp.i18n import _
+
+Builder.load_file(str(Path(__file__).with_name("sync.kv")))
+
+
+class SyncErrorRow(Button):
+    record_id = StringProperty("")
+    screen = None
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            font_size="17sp",
+            halign="left",
+            valign="middle",
+            background_normal="",
+            background_color=(0.98, 0.92, 0.9, 1),
+            color=(0.5, 0.1, 0.1, 1),
+            **kwargs,
+        )
+        self.bind(size=lambda b, s: setattr(b, "text_size", (s[0] - 24, None)))
+
+    def on_release(self) -> None:
+        if self.screen is not None and self.record_id:
+            self.screen.app.open_record(self.record_id)
+
+
+class SyncScreen(Screen):
+    t_back = StringProperty("")
+    t_title = StringProperty("")
+    t_sync_now = StringProperty("")
+    t_errors = StringProperty("")
+    server_text = StringProperty("")
+    last_sync_text = StringProperty("")
+    outbox_text = StringProperty("")
+    progress_text = StringProperty("")
+    status_text = StringProperty("")
+    status_colour = ListProperty([0.1, 0.1, 0.12, 1])
+    fraction = NumericProperty(0)
+    running = BooleanProperty(False)
+
+    def __init__(self, app, **kwargs):
+        super().__init__(**kwargs)
+        self.app = app
+        SyncErrorRow.screen = self
+
+    def on_pre_enter(self, *args) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        store = self.app.store
+        self.t_back = _("Home")
+        self.t_title = _("Sync")
+        self.t_sync_now = _("Sync now")
+        self.t_errors = _("Records the server sent back (tap to fix)")
+        server = store.get_setting("server_url")
+        self.server_text = (
+            _("Server: {url}").format(url=server)
+            if server
+            else _("No server set up yet: add one in the settings at first start.")
+        )
+        self.last_sync_text = _("Last sync: {when}").format(
+            when=store.get_setting("last_sync_at") or _("never")
+        )
+        pending = len(store.pending_outbox(limit=100_000))
+        self.outbox_text = _("{count} revision(s) waiting to be sent").format(count=pending)
+        self.ids.errors.data = [
+            {
+                "text": _("{title}: {reasons}").format(
+                    title=revision.record_id[:8],
+                    reasons="; ".join(f"{r.get('path')}: {r.get('message')}" for r in reasons),
+                ),
+                "record_id": revision.record_id,
+            }
+            for revision, reasons in store.rejected()
+        ]
+
+    def start_sync(self) -> None:
+        client = self.app.sync_client()
+        if client is None:
+            self.status_text = _("Set up a server and enrollment code first.")
+            self.status_colour = [0.75, 0.1, 0.1, 1]
+            return
+        self.running = True
+        self.status_text = _("Syncing…")
+        self.status_colour = [0.1, 0.1, 0.12, 1]
+        threading.Thread(target=self._run, args=(client,), daemon=True, name="sync").start()
+
+    def _run(self, client) -> None:
+        try:
+            report = client.sync(progress=self._progress)
+        except Exception as error:  # shown to the enumerator, never swallowed
+            self._finished(None, str(error))
+        else:
+            self._finished(report, None)
+
+    @mainthread
+    def _progress(self, progress) -> None:
+        total = max(getattr(progress, "records_total", 0) or 0, 1)
+        sent = getattr(progress, "records_sent", 0) or 0
+        self.fraction = min(sent / total, 1.0)
+        self.progress_text = _(
+            "Sent {sent} of {total} records ({bytes_sent} kB) · received {received} "
+            "({bytes_received} kB)"
+        ).format(
+            sent=sent,
+            total=getattr(progress, "records_total", 0) or 0,
+            bytes_sent=round((getattr(progress, "bytes_sent", 0) or 0) / 1024, 1),
+            received=getattr(progress, "records_received", 0) or 0,
+            bytes_received=round((getattr(progress, "bytes_received", 0) or 0) / 1024, 1),
+        )
+
+    @mainthread
+    def _finished(self, report, error: str | None) -> None:
+        self.running = False
+        if error:
+            self.status_text = _(
+                "Sync stopped: {error}. Your data is safe on this tablet; "
+                "try again when the connection is better."
+            ).format(error=error)
+            self.status_colour = [0.75, 0.1, 0.1, 1]
+        else:
+            self.status_text = _("Sync complete.")
+            self.status_colour = [0.06, 0.45, 0.35, 1]
+            self.fraction = 1
+        self.refresh()

@@ -1,0 +1,574 @@
+"""One widget per question type. Each draws a question and reports answers to the session.
+
+A question widget is a vertical box: label, hint, the input, and a message line for
+errors and warnings. It never stores anything itself: `on_answer(slot, value)` goes to the
+`FormSession`, which validates and autosaves, and the screen then calls `show_issues`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kivy.clock import Clock
+from kivy.metrics import dp, sp
+from kivy.properties import ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.checkbox import CheckBox
+from kivy.uix.label import Label
+from kivy.uix.slider import Slider
+from kivy.uix.spinner import Spinner
+from kivy.uix.textinput import TextInput
+from kivy.uix.togglebutton import ToggleButton
+
+from fieldapp.i18n import _
+from fieldapp.session import FormSession, Slot
+from forms.validation import FieldIssue
+
+ERROR_COLOUR = (0.75, 0.1, 0.1, 1)
+WARNING_COLOUR = (0.65, 0.4, 0.0, 1)
+TEXT_COLOUR = (0.1, 0.1, 0.12, 1)
+HINT_COLOUR = (0.35, 0.35, 0.4, 1)
+ROW_HEIGHT = dp(56)  # big touch targets: enumerators work outdoors, often standing
+
+AnswerCallback = Callable[[Slot, Any], None]
+
+
+class WrappedLabel(Label):
+    """A label that wraps to its width and grows to fit its text."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("color", TEXT_COLOUR)
+        kwargs.setdefault("halign", "left")
+        kwargs.setdefault("valign", "middle")
+        kwargs.setdefault("size_hint_y", None)
+        super().__init__(**kwargs)
+        self.bind(width=self._rewrap, texture_size=self._fit, text=self._fit)
+        self._rewrap()
+        self._fit()
+
+    def _rewrap(self, *_args) -> None:
+        self.text_size = (self.width, None)
+
+    def _fit(self, *_args) -> None:
+        # An empty label (no message yet) takes no room.
+        self.height = self.texture_size[1] + dp(4) if self.text else 0
+
+
+class BigButton(Button):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("size_hint_y", None)
+        kwargs.setdefault("height", ROW_HEIGHT)
+        kwargs.setdefault("font_size", sp(19))
+        kwargs.setdefault("background_normal", "")
+        kwargs.setdefault("background_color", (0.25, 0.42, 0.55, 1))
+        super().__init__(**kwargs)
+
+
+class QuestionWidget(BoxLayout):
+    """Label, hint, input and messages for one question."""
+
+    slot = ObjectProperty(None)
+    message = StringProperty("")
+
+    def __init__(self, session: FormSession, slot: Slot, on_answer: AnswerCallback, **kwargs):
+        super().__init__(orientation="vertical", size_hint_y=None, spacing=dp(6), **kwargs)
+        self.session = session
+        self.slot = slot
+        self.on_answer_callback = on_answer
+        self.bind(minimum_height=self.setter("height"))
+        question = slot.question
+        required = " *" if question.required else ""
+        self.label = WrappedLabel(
+            text=session.label(question, slot.index) + required,
+            font_size=sp(21),
+            bold=question.type != "note",  # a note is read out, not answered
+        )
+        self.add_widget(self.label)
+        hint = session.hint(question, slot.index)
+        if hint:
+            self.add_widget(WrappedLabel(text=hint, font_size=sp(16), color=HINT_COLOUR))
+        self.build_input()
+        self.message_label = WrappedLabel(text="", font_size=sp(17), markup=False)
+        self.add_widget(self.message_label)
+        self.show_issues(session.issues(slot))
+
+    # subclasses add their input here
+    def build_input(self) -> None:
+        pass
+
+    def answer(self, value: Any) -> None:
+        self.on_answer_callback(self.slot, value)
+
+    def refresh(self) -> None:
+        """Called after any answer changed: computed values and labels may have changed."""
+        question = self.slot.question
+        required = " *" if question.required else ""
+        self.label.text = self.session.label(question, self.slot.index) + required
+
+    def show_issues(self, issues: list[FieldIssue]) -> None:
+        if not issues:
+            self.message_label.text = ""
+            return
+        first = issues[0]
+        self.message_label.color = ERROR_COLOUR if first.severity == "error" else WARNING_COLOUR
+        # Colour and weight mark errors; the bundled font has no warning/cross glyphs.
+        self.message_label.bold = first.severity == "error"
+        self.message_label.text = "\n".join(issue.message for issue in issues)
+
+    @property
+    def current_value(self) -> Any:
+        return self.session.value(self.slot)
+
+
+class TextQuestion(QuestionWidget):
+    input_type = "text"
+    multiline = False
+
+    def build_input(self) -> None:
+        value = self.current_value
+        self.input = TextInput(
+            text="" if value is None else str(value),
+            multiline=self.multiline or "multiline" in (self.slot.question.appearance or ""),
+            input_type=self.input_type,
+            font_size=sp(20),
+            size_hint_y=None,
+            height=ROW_HEIGHT if not self.multiline else dp(140),
+            write_tab=False,
+            padding=(dp(12), dp(14)),
+        )
+        self.input.bind(text=self._typed)
+        self.add_widget(self.input)
+
+    def _typed(self, _widget, text: str) -> None:
+        self.answer(self.convert(text))
+
+    def convert(self, text: str) -> Any:
+        return text
+
+
+class IntegerQuestion(TextQuestion):
+    input_type = "number"
+
+    def convert(self, text: str) -> Any:
+        # Keep what was typed when it isn't a number: the validator says so next to the
+        # question, and the enumerator's keystrokes are never silently thrown away.
+        stripped = text.strip()
+        try:
+            return int(stripped)
+        except ValueError:
+            return stripped
+
+
+class DecimalQuestion(TextQuestion):
+    input_type = "number"
+
+    def convert(self, text: str) -> Any:
+        stripped = text.strip()
+        try:
+            return float(stripped.replace(",", "."))
+        except ValueError:
+            return stripped
+
+
+class DateQuestion(TextQuestion):
+    placeholder = "AAAA-MM-DD"
+    now_label = "Today"
+
+    def build_input(self) -> None:
+        row = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(8))
+        value = self.current_value
+        self.input = TextInput(
+            text="" if value is None else str(value),
+            hint_text=_("YYYY-MM-DD") if self.placeholder == "AAAA-MM-DD" else self.placeholder,
+            multiline=False,
+            font_size=sp(20),
+            padding=(dp(12), dp(14)),
+        )
+        self.input.bind(text=self._typed)
+        row.add_widget(self.input)
+        now_button = BigButton(text=_(self.now_label), size_hint_x=None, width=dp(160))
+        now_button.bind(on_release=lambda *_: setattr(self.input, "text", self.now_text()))
+        row.add_widget(now_button)
+        self.add_widget(row)
+
+    def now_text(self) -> str:
+        return self.session.clock().date().isoformat()
+
+    def convert(self, text: str) -> Any:
+        return text.strip()
+
+
+class TimeQuestion(DateQuestion):
+    placeholder = "HH:MM"
+    now_label = "Now"
+
+    def now_text(self) -> str:
+        return self.session.clock().strftime("%H:%M")
+
+
+class DateTimeQuestion(DateQuestion):
+    placeholder = "YYYY-MM-DDTHH:MM"
+    now_label = "Now"
+
+    def now_text(self) -> str:
+        return self.session.clock().replace(microsecond=0).isoformat()
+
+
+class ChoiceButton(ToggleButton):
+    """A full-width choice: white when free, dark teal with white text when chosen."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            size_hint_y=None,
+            height=ROW_HEIGHT,
+            font_size=sp(19),
+            halign="left",
+            valign="middle",
+            padding=(dp(16), 0),
+            background_normal="",
+            background_down="",
+            **kwargs,
+        )
+        self.bind(state=self._paint)
+        self._paint()
+
+    def _paint(self, *_args) -> None:
+        chosen = self.state == "down"
+        self.background_color = (0.06, 0.40, 0.45, 1) if chosen else (1, 1, 1, 1)
+        self.color = (1, 1, 1, 1) if chosen else TEXT_COLOUR
+        self.bold = chosen
+
+
+class SelectOneQuestion(QuestionWidget):
+    def build_input(self) -> None:
+        self.choice_box = BoxLayout(orientation="vertical", size_hint_y=None, spacing=dp(4))
+        self.choice_box.bind(minimum_height=self.choice_box.setter("height"))
+        self.add_widget(self.choice_box)
+        self._choices_shown: list[tuple[str, str]] = []
+        self._fill()
+
+    def _fill(self) -> None:
+        choices = self.session.choices(self.slot)
+        if choices == self._choices_shown:
+            return
+        self._choices_shown = choices
+        self.choice_box.clear_widgets()
+        current = self.current_value
+        if "minimal" in (self.slot.question.appearance or ""):
+            labels = {name: label for name, label in choices}
+            spinner = Spinner(
+                text=labels.get(current, _("Choose…")),
+                values=[label for _name, label in choices],
+                size_hint_y=None,
+                height=ROW_HEIGHT,
+                font_size=sp(19),
+            )
+            by_label = {label: name for name, label in choices}
+            spinner.bind(text=lambda _w, label: self.answer(by_label.get(label)))
+            self.choice_box.add_widget(spinner)
+            return
+        group = f"{self.slot.path}-{id(self)}"
+        for name, label in choices:
+            button = ChoiceButton(
+                text=label, group=group, state="down" if name == current else "normal"
+            )
+            button.bind(width=lambda b, w: setattr(b, "text_size", (w - dp(32), None)))
+            button.choice_name = name
+            button.bind(on_release=self._picked)
+            self.choice_box.add_widget(button)
+
+    def _picked(self, button: ToggleButton) -> None:
+        self.answer(button.choice_name if button.state == "down" else None)
+
+    def refresh(self) -> None:
+        super().refresh()
+        self._fill()  # a choice filter may depend on the answer just given
+
+
+class SelectMultipleQuestion(SelectOneQuestion):
+    def _fill(self) -> None:
+        choices = self.session.choices(self.slot)
+        if choices == self._choices_shown:
+            return
+        self._choices_shown = choices
+        self.choice_box.clear_widgets()
+        current = set(self.current_value or [])
+        self.checkboxes: dict[str, CheckBox] = {}
+        for name, label in choices:
+            row = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(8))
+            box = CheckBox(
+                active=name in current, size_hint_x=None, width=dp(56), color=(0.1, 0.35, 0.55, 1)
+            )
+            box.bind(active=self._toggled)
+            self.checkboxes[name] = box
+            row.add_widget(box)
+            text = WrappedLabel(text=label, font_size=sp(19))
+            text.size_hint_y = 1
+            row.add_widget(text)
+            self.choice_box.add_widget(row)
+
+    def _toggled(self, *_args) -> None:
+        chosen = [name for name, box in self.checkboxes.items() if box.active]
+        self.answer(chosen)
+
+
+class AcknowledgeQuestion(QuestionWidget):
+    def build_input(self) -> None:
+        self.toggle = ToggleButton(
+            text=_("OK"),
+            state="down" if self.current_value == "OK" else "normal",
+            size_hint=(None, None),
+            size=(dp(200), ROW_HEIGHT),
+            font_size=sp(20),
+        )
+        self.toggle.bind(state=lambda _w, state: self.answer("OK" if state == "down" else None))
+        self.add_widget(self.toggle)
+
+
+class RangeQuestion(QuestionWidget):
+    def build_input(self) -> None:
+        parameters = self.slot.question.parameters
+        start = float(parameters.get("start", 1))
+        end = float(parameters.get("end", 10))
+        step = float(parameters.get("step", 1))
+        row = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(12))
+        value = self.current_value
+        self.slider = Slider(
+            min=min(start, end),
+            max=max(start, end),
+            step=step,
+            value=float(value) if isinstance(value, int | float) else start,
+        )
+        self.value_label = Label(
+            text="—" if value is None else _number(value),
+            color=TEXT_COLOUR,
+            font_size=sp(22),
+            size_hint_x=None,
+            width=dp(90),
+        )
+        self.slider.bind(value=self._moved)
+        row.add_widget(self.slider)
+        row.add_widget(self.value_label)
+        self.add_widget(row)
+
+    def _moved(self, _slider, value: float) -> None:
+        self.value_label.text = _number(value)
+        self.answer(int(value) if float(value).is_integer() else value)
+
+
+class GeopointQuestion(QuestionWidget):
+    """GPS where the platform has it (plyer); on desktop, typed lat/lon or the site's centre."""
+
+    def build_input(self) -> None:
+        lat, lon, accuracy = _split_point(self.current_value)
+        row = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(8))
+        self.lat_input = TextInput(
+            text=lat,
+            hint_text=_("Latitude"),
+            multiline=False,
+            input_type="number",
+            font_size=sp(19),
+            padding=(dp(12), dp(14)),
+        )
+        self.lon_input = TextInput(
+            text=lon,
+            hint_text=_("Longitude"),
+            multiline=False,
+            input_type="number",
+            font_size=sp(19),
+            padding=(dp(12), dp(14)),
+        )
+        for field in (self.lat_input, self.lon_input):
+            field.bind(text=self._typed)
+            row.add_widget(field)
+        self.add_widget(row)
+        buttons = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(8))
+        gps = BigButton(text=_("Use GPS"))
+        gps.bind(on_release=lambda *_: self._start_gps())
+        centre = BigButton(text=_("Use the site's centre"))
+        centre.bind(on_release=lambda *_: self._use_site_centre())
+        buttons.add_widget(gps)
+        buttons.add_widget(centre)
+        self.add_widget(buttons)
+        self.accuracy_label = WrappedLabel(
+            text=_accuracy_text(accuracy), font_size=sp(16), color=HINT_COLOUR
+        )
+        self.add_widget(self.accuracy_label)
+        self._accuracy = accuracy
+
+    def _typed(self, *_args) -> None:
+        lat, lon = self.lat_input.text.strip(), self.lon_input.text.strip()
+        if not lat and not lon:
+            self.answer(None)
+            return
+        value = f"{lat.replace(',', '.')} {lon.replace(',', '.')}"
+        # Typed coordinates have no altitude, and no GPS accuracy to report.
+        self.answer(f"{value} 0 {self._accuracy}" if self._accuracy else value)
+
+    def _use_site_centre(self) -> None:
+        site_question = self.slot.question.geo_site
+        site_id = self.session.result.value(site_question) if site_question else ""
+        from forms.geo import default_gazetteer
+
+        site = default_gazetteer().sites.get(str(site_id))
+        if site is None:
+            self.show_issues(
+                [
+                    FieldIssue(
+                        self.slot.path,
+                        self.slot.question.name,
+                        "no-site",
+                        _("Choose the site first."),
+                        "warning",
+                    )
+                ]
+            )
+            return
+        self._accuracy = ""
+        self.lat_input.text = f"{site.centre.y:.6f}"
+        self.lon_input.text = f"{site.centre.x:.6f}"
+        self.accuracy_label.text = _("Position set to the site's centre (not a GPS fix).")
+
+    def _start_gps(self) -> None:
+        try:
+            from plyer import gps
+
+            gps.configure(on_location=self._on_location)
+            gps.start(minTime=1000, minDistance=0)
+            self.accuracy_label.text = _("Waiting for GPS…")
+        except (ImportError, NotImplementedError, ModuleNotFoundError):
+            self.accuracy_label.text = _(
+                "No GPS on this device: type the position or use the site's centre."
+            )
+
+    def _on_location(self, **location) -> None:
+        Clock.schedule_once(lambda *_: self._apply_location(location))
+
+    def _apply_location(self, location: dict) -> None:
+        self._accuracy = f"{float(location.get('accuracy', 0)):.1f}"
+        self.accuracy_label.text = _accuracy_text(self._accuracy)
+        self.lat_input.text = f"{float(location['lat']):.6f}"
+        self.lon_input.text = f"{float(location['lon']):.6f}"
+
+
+class ImageQuestion(QuestionWidget):
+    """A file chooser on desktop; the camera through plyer where there is one."""
+
+    def build_input(self) -> None:
+        self.file_label = WrappedLabel(
+            text=self.current_value or _("No photo yet."), font_size=sp(17), color=HINT_COLOUR
+        )
+        self.add_widget(self.file_label)
+        row = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(8))
+        choose = BigButton(text=_("Choose a file"))
+        choose.bind(on_release=lambda *_: self._choose())
+        camera = BigButton(text=_("Take a photo"))
+        camera.bind(on_release=lambda *_: self._camera())
+        clear = BigButton(text=_("Remove"))
+        clear.bind(on_release=lambda *_: self._set(None))
+        for button in (choose, camera, clear):
+            row.add_widget(button)
+        self.add_widget(row)
+
+    def _set(self, path: str | None) -> None:
+        self.file_label.text = path or _("No photo yet.")
+        self.answer(path)
+
+    def _choose(self) -> None:
+        from kivy.uix.filechooser import FileChooserListView
+        from kivy.uix.popup import Popup
+
+        chooser = FileChooserListView(
+            filters=["*.jpg", "*.jpeg", "*.png"], path=str(__import__("pathlib").Path.home())
+        )
+        layout = BoxLayout(orientation="vertical")
+        layout.add_widget(chooser)
+        pick = BigButton(text=_("Use this photo"))
+        layout.add_widget(pick)
+        popup = Popup(title=_("Choose a photo"), content=layout, size_hint=(0.9, 0.9))
+
+        def use(*_args):
+            if chooser.selection:
+                self._set(self.session.attach(chooser.selection[0]))
+            popup.dismiss()
+
+        pick.bind(on_release=use)
+        popup.open()
+
+    def _camera(self) -> None:
+        try:
+            from plyer import camera
+
+            target = self.session.media_path("photo.jpg")
+            camera.take_picture(
+                filename=str(target), on_complete=lambda p: self._set(self.session.attach(p))
+            )
+        except (ImportError, NotImplementedError, ModuleNotFoundError):
+            self.file_label.text = _("No camera on this device: choose a file instead.")
+
+
+class NoteQuestion(QuestionWidget):
+    pass
+
+
+class ComputedQuestion(QuestionWidget):
+    """A read-only question: shows its computed value."""
+
+    def build_input(self) -> None:
+        self.value_label = WrappedLabel(
+            text=self.session.computed(self.slot) or "—", font_size=sp(20)
+        )
+        self.add_widget(self.value_label)
+
+    def refresh(self) -> None:
+        super().refresh()
+        self.value_label.text = self.session.computed(self.slot) or "—"
+
+
+WIDGETS: dict[str, type[QuestionWidget]] = {
+    "text": TextQuestion,
+    "barcode": TextQuestion,
+    "geotrace": TextQuestion,
+    "geoshape": TextQuestion,
+    "integer": IntegerQuestion,
+    "decimal": DecimalQuestion,
+    "range": RangeQuestion,
+    "select_one": SelectOneQuestion,
+    "select_multiple": SelectMultipleQuestion,
+    "date": DateQuestion,
+    "time": TimeQuestion,
+    "dateTime": DateTimeQuestion,
+    "geopoint": GeopointQuestion,
+    "image": ImageQuestion,
+    "note": NoteQuestion,
+    "acknowledge": AcknowledgeQuestion,
+}
+
+
+def widget_for(session: FormSession, slot: Slot, on_answer: AnswerCallback) -> QuestionWidget:
+    question = slot.question
+    if question.is_read_only or question.calculation:
+        return ComputedQuestion(session, slot, on_answer)
+    return WIDGETS.get(question.type, TextQuestion)(session, slot, on_answer)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _split_point(value: Any) -> tuple[str, str, str]:
+    if not isinstance(value, str) or not value.strip():
+        return "", "", ""
+    parts = value.split()
+    lat = parts[0] if parts else ""
+    lon = parts[1] if len(parts) > 1 else ""
+    accuracy = parts[3] if len(parts) > 3 else ""
+    return lat, lon, accuracy
+
+
+def _accuracy_text(accuracy: str) -> str:
+    if not accuracy:
+        return _("Accuracy: no GPS fix (typed position).")
+    return _("Accuracy: {metres} m").format(metres=accuracy)

@@ -1,0 +1,550 @@
+"""Filling one record: screens, navigation, answers, autosave and finalize. No Kivy here.
+
+A `FormSession` turns a form and a draft into a sequence of *steps* (one question, or one
+field-list group, per screen; plus an overview screen per repeat where members are added
+and removed), keeps the answers, and saves them to the store on every change. The Kivy
+screens only draw a step and report what the enumerator did, so all of this is tested
+without a window.
+
+Relevance, calculations and checks come from the form engine (`forms.validate_record`);
+nothing here re-implements a rule. Answers to questions that stop being relevant are
+dropped when saved, as ODK does: so when consent is refused, nothing personal is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forms import Form, Group, Question, Repeat, ValidationResult, validate_record
+from forms.expressions import to_number, to_string
+from forms.model import Node
+from forms.validation import FieldIssue, path_of
+
+Index = tuple[int, ...]
+_REFERENCE = re.compile(r"\$\{([^}]+)\}")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One question at one position in the repeats (index () outside any repeat)."""
+
+    question: Question
+    index: Index = ()
+
+    @property
+    def path(self) -> str:
+        return _path(self.question, self.index)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one screen shows."""
+
+    key: str  # stable across restarts: used to resume a draft at the same question
+    kind: str  # "questions" or "repeat"
+    slots: tuple[Slot, ...] = ()
+    group: Group | None = None  # the field-list group, or the repeat for kind "repeat"
+    index: Index = ()  # the repeat position of the group/repeat
+    instance: tuple[int, int] | None = None  # ("member 3 of 5") for steps inside a repeat
+
+
+@dataclass
+class FinalizeOutcome:
+    finalized: bool
+    errors: list[FieldIssue] = field(default_factory=list)
+    warnings: list[FieldIssue] = field(default_factory=list)
+    duplicates: list[Any] = field(default_factory=list)
+    revision_id: str | None = None
+
+
+class FormSession:
+    """The state of one record being filled in."""
+
+    def __init__(
+        self,
+        form: Form,
+        store: Any,
+        record_id: str,
+        *,
+        language: str | None = None,
+        clock: Callable[[], dt.datetime] = dt.datetime.now,
+        duplicate_finder: Callable[[Form, dict[str, Any], str], list[Any]] | None = None,
+    ):
+        self.form = form
+        self.store = store
+        self.record_id = record_id
+        self.language = language
+        self.clock = clock
+        self.duplicate_finder = duplicate_finder
+        draft = store.draft(record_id)
+        self.answers: dict[str, Any] = draft.answers or {}
+        if not self.answers:
+            self.answers = self._defaults()
+        self.result: ValidationResult = self._validate()
+        self.steps: list[Step] = self._build_steps()
+        self.position = self._find_step(draft.position)
+        # Errors are shown only after the enumerator has touched a question or tried to
+        # finalize: an empty form shouldn't open covered in "required" messages.
+        self.touched: set[str] = set()
+        self.show_all_errors = False
+
+    # --- reading ------------------------------------------------------------------------
+
+    @property
+    def step(self) -> Step:
+        return self.steps[self.position]
+
+    @property
+    def progress(self) -> float:
+        return (self.position + 1) / len(self.steps) if self.steps else 1.0
+
+    def value(self, slot: Slot) -> Any:
+        container = self._container(slot.question.repeat_path, slot.index)
+        return container.get(slot.question.name) if container is not None else None
+
+    def computed(self, slot: Slot) -> str:
+        """A calculated/read-only value for display."""
+        return to_string(self.result.value(slot.question.name, slot.index))
+
+    def label(self, node: Node, index: Index = ()) -> str:
+        """The node's label in the session language, with ${name} references filled in."""
+        text = self.form.text(node.label, self.language)
+        return self._interpolate(text, node, index)
+
+    def hint(self, node: Node, index: Index = ()) -> str:
+        return self._interpolate(self.form.text(node.hint, self.language), node, index)
+
+    def choices(self, slot: Slot) -> list[tuple[str, str]]:
+        """(name, label) of the choices to show now, after the choice filter."""
+        choices = self.result.filtered_choices(slot.question, slot.index)
+        shown = [(c.name, self.form.text(c.label, self.language) or c.name) for c in choices]
+        if slot.question.or_other and not any(name == "other" for name, _ in shown):
+            shown.append(("other", "Outro" if (self.language or "pt") == "pt" else "Other"))
+        return shown
+
+    def issues(self, slot: Slot) -> list[FieldIssue]:
+        """Messages to show next to a question now."""
+        if not self.show_all_errors and slot.path not in self.touched:
+            return [i for i in self.result.warnings if i.path == slot.path]
+        return self.result.issues_for(slot.path)
+
+    def step_errors(self, step: Step | None = None) -> list[FieldIssue]:
+        step = step or self.step
+        paths = {slot.path for slot in step.slots}
+        return [issue for issue in self.result.errors if issue.path in paths]
+
+    def instance_count(self, repeat: Repeat, index: Index = ()) -> int:
+        instances = self._container(repeat.repeat_path, index)
+        return len((instances or {}).get(repeat.name, []) or [])
+
+    def expected_count(self, repeat: Repeat, index: Index = ()) -> int | None:
+        if not repeat.repeat_count:
+            return None
+        number = to_number(self.result.evaluate(repeat.repeat_count, repeat.name, index))
+        return int(number) if math.isfinite(number) and number >= 0 else None
+
+    # --- navigation -----------------------------------------------------------------
+
+    def next(self) -> bool:
+        """Move forward; False at the last step."""
+        if self.position + 1 >= len(self.steps):
+            return False
+        self.touched.update(slot.path for slot in self.step.slots)
+        self.go_to(self.position + 1)
+        return True
+
+    def previous(self) -> bool:
+        if self.position == 0:
+            return False
+        self.go_to(self.position - 1)
+        return True
+
+    def go_to(self, position: int) -> None:
+        self.position = max(0, min(position, len(self.steps) - 1))
+        self.store.set_position(self.record_id, self.step.key)
+
+    def index_entries(self) -> list[tuple[int, str, bool]]:
+        """(position, title, has errors) of every step, for the jump-to-question index."""
+        entries = []
+        error_paths = {issue.path for issue in self.result.errors}
+        for position, step in enumerate(self.steps):
+            if step.kind == "repeat":
+                title = self.label(step.group, step.index) if step.group else ""
+            elif step.group is not None:
+                title = self.label(step.group, step.index)
+            else:
+                title = self.label(step.slots[0].question, step.slots[0].index)
+            if step.instance:
+                title = f"{title} ({step.instance[0]}/{step.instance[1]})"
+            has_errors = any(slot.path in error_paths for slot in step.slots)
+            entries.append((position, title or "—", has_errors))
+        return entries
+
+    # --- changing answers -------------------------------------------------------------
+
+    def set_answer(self, slot: Slot, value: Any) -> list[FieldIssue]:
+        """Record an answer (None or "" clears it), autosave, and return its messages."""
+        container = self._container(slot.question.repeat_path, slot.index, create=True)
+        if value is None or value == "" or value == []:
+            container.pop(slot.question.name, None)
+        else:
+            container[slot.question.name] = value
+        self.touched.add(slot.path)
+        self._changed()
+        return self.issues(slot)
+
+    def add_instance(self, repeat: Repeat, index: Index = ()) -> int:
+        """Add an empty instance (a household member); returns its 0-based position."""
+        container = self._container(repeat.repeat_path, index, create=True)
+        instances = container.setdefault(repeat.name, [])
+        instances.append({})
+        self._changed()
+        self.store.audit(
+            "repeat-added",
+            record_id=self.record_id,
+            form_id=self.form.form_id,
+            field=repeat.name,
+            count=len(instances),
+        )
+        return len(instances) - 1
+
+    def remove_instance(self, repeat: Repeat, index: Index, position: int) -> None:
+        container = self._container(repeat.repeat_path, index, create=True)
+        instances = container.get(repeat.name, [])
+        if 0 <= position < len(instances):
+            del instances[position]
+            self._changed()
+            self.store.audit(
+                "repeat-removed",
+                record_id=self.record_id,
+                form_id=self.form.form_id,
+                field=repeat.name,
+                count=len(instances),
+            )
+
+    def media_path(self, name: str) -> Path:
+        """Where an attachment of this record lives: beside the store, never in a path
+        that holds personal data (file names are generated, not taken from answers)."""
+        folder = Path(self.store.path).parent / "media" / self.record_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
+
+    def attach(self, source: str | Path) -> str:
+        """Copy a photo into the record's media folder; the answer is its new file name."""
+        source = Path(source)
+        target = self.media_path(f"{uuid.uuid4().hex}{source.suffix.lower()}")
+        shutil.copyfile(source, target)
+        return target.name
+
+    def set_language(self, language: str) -> None:
+        self.language = language
+        self.result = self._validate()
+
+    # --- finalize -------------------------------------------------------------------
+
+    def finalize(self, *, confirm_duplicates: bool = False) -> FinalizeOutcome:
+        """Validate the whole record; store it as a revision when it has no errors.
+
+        With errors, jump to the first one. When a probable duplicate household exists and
+        the enumerator hasn't confirmed yet, return the matches without finalizing.
+        """
+        self.show_all_errors = True
+        self.result = self._validate()
+        if self.result.errors:
+            self._jump_to_first_error()
+            return FinalizeOutcome(False, self.result.errors, self.result.warnings)
+        if self.duplicate_finder and not confirm_duplicates:
+            matches = self.duplicate_finder(self.form, self.result.record, self.record_id)
+            if matches:
+                return FinalizeOutcome(False, [], self.result.warnings, duplicates=matches)
+        summary = record_summary(self.form, self.result)
+        revision = self.store.finalize(self.record_id, self.result.record, **summary)
+        self.store.audit(
+            "finalized",
+            record_id=self.record_id,
+            form_id=self.form.form_id,
+            count=len(self.result.warnings),
+        )
+        return FinalizeOutcome(True, [], self.result.warnings, revision_id=revision.revision_id)
+
+    # --- internals --------------------------------------------------------------------
+
+    def _validate(self) -> ValidationResult:
+        return validate_record(self.form, self.answers, language=self.language, now=self.clock())
+
+    def _changed(self) -> None:
+        self.result = self._validate()
+        key = self.step.key if self.steps else None
+        self.steps = self._build_steps()
+        self.position = self._find_step(key)
+        # Store only what is relevant (ODK's rule): a refused consent leaves nothing personal.
+        self.answers = _without_computed(self.form, self.result.record, self.answers)
+        title = record_summary(self.form, self.result)["title"]
+        self.store.save_answers(
+            self.record_id, self.answers, position=self.step.key, title=title or None
+        )
+
+    def _jump_to_first_error(self) -> None:
+        error_paths = [issue.path for issue in self.result.errors]
+        for position, step in enumerate(self.steps):
+            if any(slot.path in error_paths for slot in step.slots):
+                self.go_to(position)
+                return
+        # A repeat-count error lives on the repeat's own overview step.
+        for position, step in enumerate(self.steps):
+            if (
+                step.kind == "repeat"
+                and step.group is not None
+                and any(path.startswith(step.group.name) for path in error_paths)
+            ):
+                self.go_to(position)
+                return
+
+    def _defaults(self) -> dict[str, Any]:
+        """Static defaults and today()/now() ones, applied when a draft is created."""
+        answers: dict[str, Any] = {}
+        for question in self.form.questions():
+            if question.default is None or question.repeat_path or not question.takes_input:
+                continue
+            default = question.default.strip()
+            if default in ("today()", "now()") or "(" in default or "${" in default:
+                try:
+                    value = self.form.expression(default).evaluate(_StaticContext(self.clock()))
+                except Exception:  # a default that needs answers is left for the enumerator
+                    continue
+                answers[question.name] = _default_json(question, value)
+            else:
+                answers[question.name] = _coerce_default(question, default)
+        return answers
+
+    def _build_steps(self) -> list[Step]:
+        steps: list[Step] = []
+        self._add_steps(self.form.children, (), steps, instance=None)
+        if not steps:
+            steps.append(Step(key="empty", kind="questions"))
+        return steps
+
+    def _add_steps(
+        self,
+        nodes: list[Node],
+        index: Index,
+        steps: list[Step],
+        instance: tuple[int, int] | None,
+    ) -> None:
+        for node in nodes:
+            if not self.result.is_relevant(node.name, index):
+                continue
+            if isinstance(node, Repeat):
+                count = self.instance_count(node, index)
+                steps.append(
+                    Step(
+                        key=f"repeat:{node.name}:{_key(index)}",
+                        kind="repeat",
+                        group=node,
+                        index=index,
+                        instance=None,
+                    )
+                )
+                for position in range(count):
+                    self._add_steps(
+                        node.children, (*index, position), steps, instance=(position + 1, count)
+                    )
+            elif isinstance(node, Group):
+                if node.is_field_list:
+                    slots = tuple(
+                        Slot(q, index)
+                        for q in _questions_in(node)
+                        if _shown(q) and self.result.is_relevant(q.name, index)
+                    )
+                    if slots:
+                        steps.append(
+                            Step(
+                                key=f"group:{node.name}:{_key(index)}",
+                                kind="questions",
+                                slots=slots,
+                                group=node,
+                                index=index,
+                                instance=instance,
+                            )
+                        )
+                else:
+                    self._add_steps(node.children, index, steps, instance)
+            elif _shown(node):
+                steps.append(
+                    Step(
+                        key=f"q:{node.name}:{_key(index)}",
+                        kind="questions",
+                        slots=(Slot(node, index),),
+                        index=index,
+                        instance=instance,
+                    )
+                )
+
+    def _find_step(self, key: Any) -> int:
+        if isinstance(key, str):
+            for position, step in enumerate(self.steps):
+                if step.key == key:
+                    return position
+        return (
+            getattr(self, "position", 0)
+            if key is not None
+            and hasattr(self, "steps")
+            and (getattr(self, "position", 0) < len(self.steps))
+            else 0
+        )
+
+    def _container(self, repeat_path: tuple[str, ...], index: Index, create: bool = False):
+        container: Any = self.answers
+        for repeat, position in zip(repeat_path, index, strict=False):
+            instances = container.get(repeat)
+            if instances is None or position >= len(instances):
+                if not create:
+                    return None
+                instances = container.setdefault(repeat, [])
+                while len(instances) <= position:
+                    instances.append({})
+            container = instances[position]
+        return container
+
+    def _interpolate(self, text: str, node: Node, index: Index) -> str:
+        if "${" not in text:
+            return text
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if not self.form.has_node(name):
+                return match.group(0)
+            target = self.form.node(name)
+            depth = len(target.repeat_path)
+            value = self.result.value(name, index[:depth])
+            if isinstance(target, Question) and target.type == "select_one" and value:
+                choice = self.form.choice(target.choice_list or "", str(value))
+                if choice:
+                    return self.form.text(choice.label, self.language)
+            return to_string(value)
+
+        return _REFERENCE.sub(replace, text)
+
+
+def record_summary(form: Form, result: ValidationResult) -> dict[str, Any]:
+    """The columns the record list searches and the duplicate check compares."""
+    title = to_string(result.evaluate(form.instance_name)).strip() if form.instance_name else ""
+    site = result.record.get("site_id")
+    phone = result.record.get("phone") or result.record.get("contact_phone")
+    return {
+        "title": title,
+        "site_id": site if isinstance(site, str) else None,
+        "phone": phone if isinstance(phone, str) else None,
+    }
+
+
+class _StaticContext:
+    """For defaults like today(): no answers to refer to."""
+
+    def __init__(self, now: dt.datetime):
+        self.now = now
+
+    def resolve(self, name: str):
+        raise LookupError(name)
+
+    def current(self):
+        return ""
+
+    def position(self) -> int:
+        return 1
+
+    def indexed_repeat(self, name, repeat, index):
+        raise LookupError(name)
+
+    def choice_label(self, field_name, value):
+        return ""
+
+
+def _shown(question: Question) -> bool:
+    """Questions that get a screen: not calculate/hidden (read-only ones are shown)."""
+    return question.type not in ("calculate", "hidden")
+
+
+def _questions_in(group: Group) -> list[Question]:
+    found: list[Question] = []
+    for child in group.children:
+        if isinstance(child, Question):
+            found.append(child)
+        elif isinstance(child, Group) and not isinstance(child, Repeat):
+            found.extend(_questions_in(child))
+    return found
+
+
+def _path(question: Question, index: Index) -> str:
+    parts = [f"{repeat}[{i + 1}]" for repeat, i in zip(question.repeat_path, index, strict=False)]
+    parts.append(question.name)
+    return ".".join(parts)
+
+
+def _key(index: Index) -> str:
+    return ".".join(str(i) for i in index)
+
+
+def _without_computed(form: Form, cleaned: dict[str, Any], typed: dict[str, Any]) -> dict:
+    """The relevant answers the enumerator typed, without engine-computed values.
+
+    `cleaned` comes from the validator (relevant answers + calculations); calculations are
+    recomputed on every load, so the draft keeps only what a person entered.
+    """
+    result: dict[str, Any] = {}
+    for name, value in cleaned.items():
+        if not form.has_node(name):
+            continue
+        node = form.node(name)
+        if isinstance(node, Repeat):
+            typed_instances = typed.get(name, []) if isinstance(typed.get(name), list) else []
+            result[name] = [
+                _without_computed(
+                    form, inst, typed_instances[i] if i < len(typed_instances) else {}
+                )
+                for i, inst in enumerate(value)
+            ]
+        elif isinstance(node, Question) and node.calculation:
+            continue
+        elif name in typed:
+            result[name] = typed[name]
+    return result
+
+
+def _coerce_default(question: Question, default: str) -> Any:
+    if question.type == "integer":
+        try:
+            return int(default)
+        except ValueError:
+            return default
+    if question.type in ("decimal", "range"):
+        try:
+            return float(default)
+        except ValueError:
+            return default
+    if question.type == "select_multiple":
+        return default.split()
+    return default
+
+
+def _default_json(question: Question, value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return (
+            value.date().isoformat()
+            if question.type == "date"
+            else value.isoformat(timespec="seconds")
+        )
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return to_string(value)
+
+
+__all__ = ["FinalizeOutcome", "FormSession", "Slot", "Step", "path_of", "record_summary"]

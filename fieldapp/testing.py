@@ -1,0 +1,85 @@
+"""Boot the real app in the current process without `App.run()`, and drive it frame by frame.
+
+Used by the UI tests and by `python -m fieldapp.screenshots`. The window is a real Kivy
+window (SDL2, offscreen GL when there is no display); we add the app's root widget to it
+and advance frames with `EventLoop.idle()`, as Kivy's own GraphicUnitTest does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+def prepare_kivy(width: int = 1280, height: int = 800) -> None:
+    """Settle Kivy's environment and window size; call before anything imports Kivy."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+
+
+def boot(data_dir: Path, size: tuple[int, int] = (1280, 800), **options: Any):
+    """A FieldApp built and shown in the window, ready to drive."""
+    prepare_kivy(*size)
+    from kivy.base import EventLoop
+    from kivy.core.window import Window
+
+    EventLoop.ensure_window()
+    Window.size = size
+    from fieldapp.app import FieldApp
+
+    app = FieldApp(data_dir, **options)
+    app.root = app.build()
+    Window.add_widget(app.root)
+    pump(3)
+    return app
+
+
+def shutdown(app) -> None:
+    from kivy.core.window import Window
+
+    Window.remove_widget(app.root)
+    app.store.close()
+    pump(1)
+
+
+def pump(frames: int = 2) -> None:
+    """Advance the event loop: layout, scheduled callbacks, drawing."""
+    from kivy.base import EventLoop
+
+    for _ in range(frames):
+        EventLoop.idle()
+
+
+def wait(seconds: float) -> None:
+    """Let real time pass (animations such as a popup closing) while drawing frames."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pump(1)
+        time.sleep(0.02)
+
+
+def resize(width: int, height: int) -> None:
+    from kivy.core.window import Window
+
+    Window.size = (width, height)
+    pump(4)
+
+
+def screenshot(path: Path) -> Path:
+    """Save what the window shows now as a PNG at exactly `path`."""
+    from kivy.core.window import Window
+
+    pump(3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = Window.screenshot(name=str(path.with_name(path.stem + "%(counter)04d.png")))
+    Path(written).replace(path)
+    return path
