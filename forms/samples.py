@@ -260,3 +260,58 @@ def sample_site_check(seed: int = 0, *, latrines: int = 20, individuals: int = 4
 def _split(rng: random.Random, total: int, parts: int) -> list[int]:
     cuts = sorted(rng.randint(0, total) for _ in range(parts - 1))
     return [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
+
+
+def sample_diaspora_interview(seed: int = 0) -> dict:
+    """A consented interview with a Mozambican working in Gauteng who sends money home."""
+    rng = random.Random(seed)
+    return {
+        "consent_participate": "yes",
+        "consent_recontact": "yes",
+        "consent_share_inace": rng.choice(["yes", "no"]),
+        "interview_date": "2026-11-18",
+        "interviewer": f"INT-{rng.randint(1, 20):02d}",
+        "interview_mode": "face_to_face",
+        "generation": "born_mozambique",
+        "origin_province": "MZ11",
+        "origin_district": "MZ1114",
+        "nationalities": ["mozambican"],
+        "residence_country": "ZAF",
+        "residence_za_province": "ZA-GP",
+        "residence_city": "Johannesburg",
+        "residence_area": "urban",
+        "first_departure_year": 2009,
+        "years_abroad": 17,
+        "visit_frequency": "once_a_year",
+        "sex": rng.choice(["F", "M"]),
+        "age": rng.randint(25, 55),
+        "marital_status": "married",
+        "dependants_mz": rng.randint(0, 6),
+        "legal_status": "prefer_not_to_say",
+        "education_level": "secondary_2",
+        "languages": ["portuguese", "english", "zulu"],
+        "skills": ["construction", "driving"],
+        "work_status": "self_employed",
+        "occupation_isco": "7",
+        "sector_isic": "F",
+        "owns_business": "yes",
+        "business_location": "both",
+        "sends_money": "yes",
+        "remit_frequency": "monthly",
+        "remit_currency": "ZAR",
+        "remit_amount_band": "zar_1000_1999",
+        "remit_channels": ["mpesa", "informal_driver"],
+        "remit_uses": ["daily_needs", "education"],
+        "sends_goods": "yes",
+        "goods_types": ["food", "building_materials"],
+        "interest_invest": "maybe",
+        "invest_sectors": ["agriculture", "commerce"],
+        "return_intention": "circular",
+        "engagement_interests": ["skills_transfer", "trade"],
+        "obstacles": ["bureaucracy", "transfer_costs"],
+        "association_member": "yes",
+        "association_types": ["hometown"],
+        "association_role": "member",
+        "contact_preferred": "whatsapp",
+        "contact_whatsapp": f"+2782{rng.randint(0, 9_999_999):07d}",
+    }

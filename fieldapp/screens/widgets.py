@@ -269,6 +269,12 @@ class SelectOneQuestion(QuestionWidget):
             spinner.bind(text=lambda _w, label: self.answer(by_label.get(label)))
             self.choice_box.add_widget(spinner)
             return
+        if _searchable(self.slot.question.appearance, len(choices)):
+            self._fill_searchable(choices, current)
+            return
+        self._add_buttons(choices, current)
+
+    def _add_buttons(self, choices: list[tuple[str, str]], current: Any) -> None:
         group = f"{self.slot.path}-{id(self)}"
         for name, label in choices:
             button = ChoiceButton(
@@ -278,6 +284,39 @@ class SelectOneQuestion(QuestionWidget):
             button.choice_name = name
             button.bind(on_release=self._picked)
             self.choice_box.add_widget(button)
+
+    def _fill_searchable(self, choices: list[tuple[str, str]], current: Any) -> None:
+        """A long list (249 countries): a search box and the best matches under it."""
+        self.search = TextInput(
+            hint_text=_("Type to search…"),
+            multiline=False,
+            font_size=sp(19),
+            size_hint_y=None,
+            height=ROW_HEIGHT,
+            padding=(dp(12), dp(14)),
+        )
+        self.matches = BoxLayout(orientation="vertical", size_hint_y=None, spacing=dp(4))
+        self.matches.bind(minimum_height=self.matches.setter("height"))
+        self.choice_box.add_widget(self.search)
+        self.choice_box.add_widget(self.matches)
+        self.search.bind(text=lambda _w, text: self._show_matches(choices, text))
+        self._show_matches(choices, "")
+
+    def _show_matches(self, choices: list[tuple[str, str]], text: str) -> None:
+        wanted = _folded(text)
+        current = self.current_value
+        shown = [(n, label) for n, label in choices if n == current] if not wanted else []
+        shown += [
+            (n, label)
+            for n, label in choices
+            if wanted and (wanted in _folded(label) or wanted == _folded(n))
+        ]
+        self.matches.clear_widgets()
+        group, self.choice_box = self.choice_box, self.matches
+        try:
+            self._add_buttons(shown[:SEARCH_RESULTS], current)
+        finally:
+            self.choice_box = group
 
     def _picked(self, button: ToggleButton) -> None:
         self.answer(button.choice_name if button.state == "down" else None)
@@ -525,6 +564,23 @@ class ComputedQuestion(QuestionWidget):
     def refresh(self) -> None:
         super().refresh()
         self.value_label.text = self.session.computed(self.slot) or "—"
+
+
+SEARCH_RESULTS = 8
+LONG_LIST = 40
+
+
+def _searchable(appearance: str | None, count: int) -> bool:
+    words = (appearance or "").split()
+    return "autocomplete" in words or "search" in words or count > LONG_LIST
+
+
+def _folded(text: str) -> str:
+    """Case- and accent-insensitive text for searching ("África" matches "africa")."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
 
 
 WIDGETS: dict[str, type[QuestionWidget]] = {
