@@ -518,10 +518,20 @@ class Store:
             raise
 
     def _create_file(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         # Personal data: readable by this app's user only (the -wal and -shm files that
-        # SQLite creates next to it copy these permissions)
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+        # SQLite creates next to it copy these permissions).
+        #
+        # Never open and close a descriptor on an existing database: closing any descriptor
+        # of a file drops every POSIX lock this process holds on it, including those of
+        # SQLite connections still open here, which lets another connection read a stale
+        # snapshot or reset the WAL index ("How To Corrupt An SQLite Database File", 2.2).
+        if self.path.exists():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            return  # another thread or process created it first
         os.close(fd)
 
     # Connections ─────────────────────────────────────────────────────────────────────────
