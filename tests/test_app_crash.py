@@ -26,7 +26,7 @@ from fieldapp.store import Store
 from forms.samples import sample_household
 
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
-from form_filling_child import operations  # noqa: E402
+from form_filling_child import operations
 
 CHILD = Path(__file__).parent / "helpers" / "form_filling_child.py"
 KILLS = 50

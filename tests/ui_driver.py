@@ -54,6 +54,8 @@ def enter(widget, value: Any) -> None:
     elif isinstance(widget, SelectMultipleQuestion):
         for name, box in widget.checkboxes.items():
             box.active = name in value
+    elif isinstance(widget, SelectOneQuestion) and hasattr(widget, "spinner"):
+        widget.spinner.text = dict(widget.session.choices(widget.slot))[value]
     elif isinstance(widget, SelectOneQuestion):
         if hasattr(widget, "search"):
             label = dict(widget.session.choices(widget.slot))[value]

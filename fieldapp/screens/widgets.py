@@ -43,6 +43,9 @@ class WrappedLabel(Label):
         kwargs.setdefault("halign", "left")
         kwargs.setdefault("valign", "middle")
         kwargs.setdefault("size_hint_y", None)
+        # Start at the width the screen will give it: a label first laid out at Kivy's
+        # default 100 px renders its text twice, which dominated screen render time.
+        kwargs.setdefault("width", content_width())
         super().__init__(**kwargs)
         self.bind(width=self._rewrap, texture_size=self._fit, text=self._fit)
         self._rewrap()
@@ -54,6 +57,13 @@ class WrappedLabel(Label):
     def _fit(self, *_args) -> None:
         # An empty label (no message yet) takes no room.
         self.height = self.texture_size[1] + dp(4) if self.text else 0
+
+
+def content_width() -> float:
+    """The width question widgets get on the form screen (window minus body padding)."""
+    from kivy.core.window import Window
+
+    return max(Window.width - dp(48), dp(200))
 
 
 class BigButton(Button):
@@ -229,6 +239,8 @@ class ChoiceButton(ToggleButton):
             padding=(dp(16), 0),
             background_normal="",
             background_down="",
+            width=content_width(),
+            text_size=(content_width() - dp(32), None),
             **kwargs,
         )
         self.bind(state=self._paint)
@@ -256,9 +268,11 @@ class SelectOneQuestion(QuestionWidget):
         self._choices_shown = choices
         self.choice_box.clear_widgets()
         current = self.current_value
-        if "minimal" in (self.slot.question.appearance or ""):
+        if "minimal" in (self.slot.question.appearance or "").split() or (
+            DROPDOWN_LIST < len(choices) <= LONG_LIST
+        ):
             labels = {name: label for name, label in choices}
-            spinner = Spinner(
+            spinner = self.spinner = Spinner(
                 text=labels.get(current, _("Choose…")),
                 values=[label for _name, label in choices],
                 size_hint_y=None,
@@ -567,7 +581,8 @@ class ComputedQuestion(QuestionWidget):
 
 
 SEARCH_RESULTS = 8
-LONG_LIST = 40
+DROPDOWN_LIST = 12  # more choices than this: a dropdown (ODK's "minimal"), not a button each
+LONG_LIST = 40  # more than this: type to search
 
 
 def _searchable(appearance: str | None, count: int) -> bool:
