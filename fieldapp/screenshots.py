@@ -116,7 +116,9 @@ def capture(outdir: Path, orientation: str, width: int, height: int) -> list[Pat
         site_check.pop("assessment_date")  # keeps its default of today
         answer_step(app.session, site_check)
         go_to_question(app.form_screen, "people_per_latrine", fallback_last=True)
-        shot("12-site-check-computed")
+        app.form_screen.ids.scroll.scroll_y = 0  # the minimum-standards panel is at the end
+        pump(3)
+        shot("12-site-check-sphere-ratings")
         app.form_screen.save_and_exit()
         app.show_records("household_registration")
         pump(3)
