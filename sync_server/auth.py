@@ -1,0 +1,229 @@
+"""Accounts, one-time enrollment codes and bearer tokens.
+
+A supervisor runs `sync-server enroll` and reads a short code (or shows its QR) to the
+enumerator; the tablet trades code + its device id for a long-lived token. Codes and tokens
+are random and only their sha256 is stored, so a copy of the database can't be used to
+impersonate a device. Revoking an account (lost tablet) makes its token useless at once.
+
+Roles: `device` pushes and pulls within its district (and its sites, if it has any);
+`coordinator` reads everything in its district and decides conflicts; `server` is a
+district server forwarding to this (national) server: it pushes revisions of any device
+in its district.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+
+from sync_server.protocol import Role
+
+# No 0/O, 1/I/L: a code is read aloud over a bad phone line and typed on a tablet.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 10
+CODE_LIFETIME = dt.timedelta(days=7)
+TOKEN_PREFIX = "dfk_"
+ENROLL_URI_PREFIX = "dfk://enroll"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, and what they may see."""
+
+    account_id: str
+    role: Role
+    district: str
+    sites: tuple[str, ...] = field(default_factory=tuple)
+
+    def covers(self, district: str | None, site_id: str | None) -> bool:
+        """Whether a record with this scope is inside this account's scope."""
+        if district != self.district:
+            return False
+        return not self.sites or site_id is None or site_id in self.sites
+
+
+class EnrollmentError(Exception):
+    """The code can't be used; the message says why and what to do."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_code() -> str:
+    """A one-time code like `7KQ4-M9XD-2F`: about 50 bits, typeable, hard to guess."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def normalise_code(code: str) -> str:
+    """Accept the code as people type it: any case, with or without dashes or spaces."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def enrollment_uri(code: str, server_url: str | None = None) -> str:
+    """What the QR code holds; the app's scanner reads the code (and server) from it."""
+    uri = f"{ENROLL_URI_PREFIX}?code={code}"
+    return f"{uri}&server={server_url}" if server_url else uri
+
+
+def create_code(
+    conn: sqlite3.Connection,
+    *,
+    name: str,
+    district: str,
+    sites: list[str] | None = None,
+    role: Role = "device",
+    lifetime: dt.timedelta = CODE_LIFETIME,
+) -> tuple[str, dt.datetime]:
+    """Store a new one-time code (hashed) and return it with its expiry time."""
+    code = new_code()
+    created = now_utc()
+    expires = created + lifetime
+    conn.execute(
+        "INSERT INTO enrollment_codes (code_sha256, role, name, district, sites, created_at, "
+        "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (sha256(normalise_code(code)), role, name, district, json.dumps(sites or []),
+         iso(created), iso(expires)),
+    )  # fmt: skip
+    return code, expires
+
+
+def redeem_code(conn: sqlite3.Connection, code: str, device_id: str) -> tuple[str, Principal]:
+    """Trade a code for a new token bound to `device_id`. Runs inside a write transaction.
+
+    The same device may redeem its code again until it expires (its first answer may have
+    been lost on the way); the earlier token is then replaced. Another device may not.
+    """
+    row = conn.execute(
+        "SELECT * FROM enrollment_codes WHERE code_sha256 = ?", (sha256(normalise_code(code)),)
+    ).fetchone()
+    if row is None:
+        raise EnrollmentError(
+            "unknown-code",
+            "This enrollment code is not known to this server. Check it for typing mistakes "
+            "(it looks like 7KQ4-M9XD-2F) and that the device is talking to the right server.",
+        )
+    if row["revoked_at"]:
+        raise EnrollmentError("revoked", "This enrollment code was revoked. Ask for a new one.")
+    if dt.datetime.fromisoformat(row["expires_at"]) < now_utc():
+        raise EnrollmentError(
+            "expired", "This enrollment code has expired. Ask your supervisor for a new one."
+        )
+    if row["used_by"] and row["used_by"] != device_id:
+        raise EnrollmentError(
+            "used",
+            "This enrollment code was already used by another device. Each code enrolls one "
+            "device: ask your supervisor for a new one.",
+        )
+    token = new_token()
+    moment = iso(now_utc())
+    existing = conn.execute(
+        "SELECT role FROM accounts WHERE account_id = ?", (device_id,)
+    ).fetchone()
+    if existing is not None and existing["role"] != row["role"]:
+        raise EnrollmentError(
+            "device-id-taken",
+            f"The id {device_id!r} already belongs to a {existing['role']} account here.",
+        )
+    # Re-enrolling a device (even a revoked one) with a fresh code is a supervisor's
+    # deliberate act: the account gets the new scope and token.
+    conn.execute(
+        "INSERT INTO accounts (account_id, role, name, district, sites, token_sha256, "
+        "enrolled_with, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (account_id) DO UPDATE SET role = excluded.role, name = excluded.name, "
+        "district = excluded.district, sites = excluded.sites, "
+        "token_sha256 = excluded.token_sha256, enrolled_with = excluded.enrolled_with, "
+        "revoked_at = NULL",
+        (device_id, row["role"], row["name"], row["district"], row["sites"], sha256(token),
+         row["code_sha256"], moment),
+    )  # fmt: skip
+    conn.execute(
+        "UPDATE enrollment_codes SET used_at = ?, used_by = ? WHERE code_sha256 = ?",
+        (moment, device_id, row["code_sha256"]),
+    )
+    principal = Principal(
+        account_id=device_id,
+        role=row["role"],
+        district=row["district"],
+        sites=tuple(json.loads(row["sites"])),
+    )
+    return token, principal
+
+
+def create_coordinator(conn: sqlite3.Connection, *, name: str, district: str) -> tuple[str, str]:
+    """A coordinator account and its token (shown once). Returns (account_id, token)."""
+    account_id = f"coordinator-{uuid.uuid4().hex[:12]}"
+    token = new_token()
+    conn.execute(
+        "INSERT INTO accounts (account_id, role, name, district, token_sha256, created_at) "
+        "VALUES (?, 'coordinator', ?, ?, ?, ?)",
+        (account_id, name, district, sha256(token), iso(now_utc())),
+    )
+    return account_id, token
+
+
+def principal_for_token(conn: sqlite3.Connection, token: str) -> Principal | str | None:
+    """The account a token belongs to; "revoked" for a revoked one; None if unknown."""
+    row = conn.execute(
+        "SELECT account_id, role, district, sites, revoked_at FROM accounts WHERE token_sha256 = ?",
+        (sha256(token),),
+    ).fetchone()
+    if row is None:
+        return None
+    if row["revoked_at"]:
+        return "revoked"
+    return Principal(
+        account_id=row["account_id"],
+        role=row["role"],
+        district=row["district"],
+        sites=tuple(json.loads(row["sites"])),
+    )
+
+
+def revoke(
+    conn: sqlite3.Connection, *, device_id: str | None = None, name: str | None = None
+) -> int:
+    """Revoke a device (by id) or every account and unused code of an enumerator (by name).
+    Returns how many accounts and codes were revoked."""
+    moment = iso(now_utc())
+    if device_id:
+        cursor = conn.execute(
+            "UPDATE accounts SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL",
+            (moment, device_id),
+        )
+        return cursor.rowcount
+    if name:
+        accounts = conn.execute(
+            "UPDATE accounts SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+            (moment, name),
+        ).rowcount
+        codes = conn.execute(
+            "UPDATE enrollment_codes SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL "
+            "AND used_at IS NULL",
+            (moment, name),
+        ).rowcount
+        return accounts + codes
+    raise ValueError("revoke needs a device id or an enumerator name")

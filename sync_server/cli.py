@@ -1,0 +1,247 @@
+"""`sync-server`: run the district (or national) sync server and manage who may use it.
+
+    sync-server serve --data-dir DIR [--host 127.0.0.1] [--port 8000] [--forms-dir forms/]
+    sync-server enroll --enumerator NAME --district PCODE [--site ID ...] [--server-role]
+    sync-server revoke (--device ID | --enumerator NAME)
+    sync-server coordinator --name NAME --district PCODE
+    sync-server publish-form PATH [PATH ...]
+    sync-server forward --to URL (--token TOKEN | --code CODE) [--every SECONDS]
+
+Every command takes --data-dir (default ./sync-data). The management commands may run
+while the server is serving: SQLite serialises their writes with the server's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("sync-data")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return args.run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sync-server",
+        description="District sync server for the Displacement Field Kit tablets.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, run) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument(
+            "--data-dir",
+            type=Path,
+            default=DEFAULT_DATA_DIR,
+            help="directory of the server's database and published forms (default: %(default)s)",
+        )
+        sub.set_defaults(run=run)
+        return sub
+
+    serve = command("serve", "Run the sync server.", _serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (%(default)s)")
+    serve.add_argument(
+        "--forms-dir",
+        type=Path,
+        help="publish the XLSForms (*.xlsx) in this directory (default: the bundled forms)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes validating uploads (default: one per core, at most 4; 0: none)",
+    )
+    serve.add_argument("--verbose", action="store_true", help="log revision ids of each push")
+
+    enroll = command(
+        "enroll",
+        "Make a one-time enrollment code (and its QR image) for one tablet.",
+        _enroll,
+    )
+    enroll.add_argument("--enumerator", required=True, help="who will use the tablet")
+    enroll.add_argument("--district", required=True, help="district P-code, e.g. MZ1120")
+    enroll.add_argument(
+        "--site", action="append", default=[], help="limit to this site id (repeatable)"
+    )
+    enroll.add_argument(
+        "--server-role",
+        action="store_true",
+        help="the code is for a district server forwarding to this (national) server",
+    )
+    enroll.add_argument("--server-url", help="put this server address in the QR code too")
+    enroll.add_argument("--days", type=float, default=7, help="days the code is valid (7)")
+
+    revoke = command("revoke", "Revoke a device, or every device of an enumerator.", _revoke)
+    who = revoke.add_mutually_exclusive_group(required=True)
+    who.add_argument("--device", help="device id (shown on the tablet's set-up screen)")
+    who.add_argument("--enumerator", help="enumerator name as given to `enroll`")
+
+    coordinator = command(
+        "coordinator", "Create a coordinator account and print its token.", _coordinator
+    )
+    coordinator.add_argument("--name", required=True, help="the coordinator's name")
+    coordinator.add_argument("--district", required=True, help="district P-code, e.g. MZ1120")
+
+    publish = command("publish-form", "Publish XLSForm files to the tablets.", _publish)
+    publish.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="XLSForm files (.xlsx)"
+    )
+
+    forward = command(
+        "forward", "Push every revision received here to the national server.", _forward
+    )
+    forward.add_argument("--to", required=True, help="national server address")
+    forward.add_argument("--token", help="this server's token on the national server")
+    forward.add_argument(
+        "--code", help="an enrollment code from the national server (first time only)"
+    )
+    forward.add_argument(
+        "--every", type=float, help="keep forwarding, every SECONDS (default: once)"
+    )
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from sync_server.app import create_app
+
+    app = create_app(args.data_dir, args.forms_dir, validation_workers=args.workers)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    import qrcode
+
+    from sync_server import auth
+    from sync_server.db import Database
+
+    db = Database(args.data_dir)
+    try:
+        code, expires = db.write(
+            lambda conn: auth.create_code(
+                conn,
+                name=args.enumerator,
+                district=args.district,
+                sites=args.site,
+                role="server" if args.server_role else "device",
+                lifetime=dt.timedelta(days=args.days),
+            )
+        )
+    finally:
+        db.close()
+    qr_dir = args.data_dir / "enrollment"
+    qr_dir.mkdir(parents=True, exist_ok=True)
+    # The file name carries no name or code: the folder may be shared or backed up.
+    qr_path = qr_dir / f"enroll-{auth.sha256(code)[:12]}.png"
+    qrcode.make(auth.enrollment_uri(code, args.server_url)).save(qr_path)
+    print(f"Enrollment code: {code}")
+    print(f"Valid until:     {auth.iso(expires)} (one device, once)")
+    print(f"QR image:        {qr_path}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from sync_server import auth
+    from sync_server.db import Database
+
+    db = Database(args.data_dir)
+    try:
+        count = db.write(
+            lambda conn: auth.revoke(conn, device_id=args.device, name=args.enumerator)
+        )
+    finally:
+        db.close()
+    if not count:
+        target = f"device {args.device}" if args.device else f"enumerator {args.enumerator!r}"
+        print(f"Nothing to revoke: no active {target} on this server.", file=sys.stderr)
+        return 1
+    print(f"Revoked {count} account(s)/code(s).")
+    return 0
+
+
+def _coordinator(args: argparse.Namespace) -> int:
+    from sync_server import auth
+    from sync_server.db import Database
+
+    db = Database(args.data_dir)
+    try:
+        account_id, token = db.write(
+            lambda conn: auth.create_coordinator(conn, name=args.name, district=args.district)
+        )
+    finally:
+        db.close()
+    print(f"Coordinator account: {account_id}")
+    print(f"Token (shown once):  {token}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from forms import FormLoadError
+    from sync_server.catalog import PublishError, publish_form
+    from sync_server.db import Database
+
+    db = Database(args.data_dir)
+    failed = 0
+    try:
+        for path in args.paths:
+            try:
+                form, new = db.write(lambda conn, p=path: publish_form(conn, args.data_dir, p))
+            except (FormLoadError, PublishError) as error:
+                print(f"not published: {error}", file=sys.stderr)
+                failed += 1
+                continue
+            state = "published" if new else "already published"
+            print(f"{state}: {form.form_id} version {form.version} ({form.title})")
+    finally:
+        db.close()
+    return 1 if failed else 0
+
+
+def _forward(args: argparse.Namespace) -> int:
+    from sync_server.db import Database
+    from sync_server.forward import ForwardError, forward_once, remember_target
+
+    db = Database(args.data_dir)
+    try:
+        try:
+            remember_target(db, args.to, token=args.token, code=args.code)
+        except ForwardError as error:
+            print(f"forward: {error}", file=sys.stderr)
+            return 1
+        while True:
+            try:
+                report = forward_once(db, args.to)
+                print(
+                    f"forwarded {report.sent} revision(s) to {args.to}: "
+                    f"{report.accepted} accepted, {report.already_had} already there, "
+                    f"{report.rejected} rejected"
+                )
+            except ForwardError as error:
+                print(f"forward: {error}", file=sys.stderr)
+                if args.every is None:
+                    return 1
+            if args.every is None:
+                return 0
+            time.sleep(args.every)
+    finally:
+        db.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""The server's SQLite store: schema, migrations, and the single writer.
+
+Shaped like Datasette's: ONE thread owns the only write connection and drains a queue of
+tasks, each task in its own `BEGIN IMMEDIATE` transaction, so concurrent uploads never
+meet "database is locked". Readers use their own read-only connections (WAL lets them read
+while the writer writes). `synchronous=FULL`: a task's result is handed back only after its
+commit is on disk, so a device told "accepted" can forget the revision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger("sync_server.db")
+T = TypeVar("T")
+
+DATABASE_NAME = "sync.db"
+
+# Each entry moves the schema one version forward; never edit one that has shipped.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    -- Every revision ever received, exactly as received (body = canonical JSON), plus the
+    -- merge revisions this server made. seq is the pull cursor.
+    CREATE TABLE revisions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        revision_id TEXT NOT NULL UNIQUE,
+        record_id TEXT NOT NULL,
+        parent_revision_id TEXT,
+        merged_from TEXT,
+        form_id TEXT NOT NULL,
+        form_version TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        uploaded_by TEXT NOT NULL,
+        hlc TEXT NOT NULL,
+        hlc_order TEXT NOT NULL,
+        hlc_flag TEXT,
+        created_at TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        batch_id TEXT,
+        district TEXT,
+        site_id TEXT,
+        origin TEXT NOT NULL CHECK (origin IN ('device', 'merge', 'review')),
+        body TEXT NOT NULL,
+        sha256 TEXT NOT NULL
+    );
+    CREATE INDEX revisions_record ON revisions (record_id);
+    CREATE INDEX revisions_scope ON revisions (district, seq);
+
+    -- The merged view of each record, rebuilt from its revisions whenever one arrives.
+    CREATE TABLE records (
+        record_id TEXT PRIMARY KEY,
+        form_id TEXT NOT NULL,
+        form_version TEXT NOT NULL,
+        district TEXT,
+        site_id TEXT,
+        head_revision_id TEXT NOT NULL,
+        answers TEXT NOT NULL,
+        conflict TEXT NOT NULL DEFAULT 'none',
+        revision_count INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX records_scope ON records (district, site_id);
+
+    CREATE TABLE conflicts (
+        conflict_id TEXT PRIMARY KEY,
+        record_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('soft', 'hard')),
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+        base_revision_id TEXT NOT NULL,
+        revision_ids TEXT NOT NULL,
+        winner_revision_id TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        district TEXT,
+        site_id TEXT,
+        detected_at TEXT NOT NULL,
+        resolved_by TEXT,
+        resolved_at TEXT,
+        resolution_revision_id TEXT,
+        note TEXT
+    );
+    CREATE INDEX conflicts_scope ON conflicts (district, status);
+
+    CREATE TABLE decisions (
+        seq INTEGER PRIMARY KEY,
+        conflict_id TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        chosen_revision_id TEXT NOT NULL,
+        revision_id TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        district TEXT,
+        site_id TEXT
+    );
+
+    -- Devices, coordinators and (on a national server) district servers. Only the sha256
+    -- of a token is kept.
+    CREATE TABLE accounts (
+        account_id TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('device', 'coordinator', 'server')),
+        name TEXT NOT NULL,
+        district TEXT NOT NULL,
+        sites TEXT NOT NULL DEFAULT '[]',
+        token_sha256 TEXT UNIQUE,
+        enrolled_with TEXT,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT,
+        last_seen_at TEXT
+    );
+
+    CREATE TABLE enrollment_codes (
+        code_sha256 TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        name TEXT NOT NULL,
+        district TEXT NOT NULL,
+        sites TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT,
+        used_by TEXT,
+        revoked_at TEXT
+    );
+
+    CREATE TABLE forms (
+        form_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        title TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        file_name TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        PRIMARY KEY (form_id, version)
+    );
+
+    CREATE TABLE batches (
+        account_id TEXT NOT NULL,
+        batch_id TEXT NOT NULL,
+        first_received_at TEXT NOT NULL,
+        last_received_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (account_id, batch_id)
+    );
+
+    -- Where this (district) server forwards to, and how far it has got.
+    CREATE TABLE forward_targets (
+        url TEXT PRIMARY KEY,
+        token TEXT NOT NULL,
+        cursor INTEGER NOT NULL DEFAULT 0,
+        last_forward_at TEXT
+    );
+    """,
+]
+
+
+def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection set up the way this server needs it (WAL, FULL sync, foreign keys)."""
+    if read_only:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to date; safe to run at every start."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            if number == 1:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('server_id', ?)",
+                    (f"srv-{uuid.uuid4().hex[:16]}",),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        log.info("database schema migrated to version %d", number)
+
+
+def _statements(script: str) -> Iterator[str]:
+    # sqlite3.executescript would commit our transaction; split on the statement ends.
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()
+
+
+class WriterStopped(RuntimeError):
+    """The writer thread is gone (the server is shutting down)."""
+
+
+class Database:
+    """One SQLite file: a writer thread for changes, read-only connections for queries.
+
+    `write(task)` runs `task(conn)` on the writer thread inside BEGIN IMMEDIATE ... COMMIT
+    and returns its result (or raises its exception, after a ROLLBACK).
+    `read()` yields a read-only connection owned by the calling thread.
+    """
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.data_dir / DATABASE_NAME
+        self._write_conn = connect(self.path)
+        migrate(self._write_conn)
+        self.server_id: str = self._write_conn.execute(
+            "SELECT value FROM meta WHERE key = 'server_id'"
+        ).fetchone()[0]
+        self._queue: queue.Queue[tuple[Callable[[sqlite3.Connection], Any], Future] | None] = (
+            queue.Queue()
+        )
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run_writer, name="sqlite-writer", daemon=True)
+        self._thread.start()
+
+    # --- writing ---------------------------------------------------------------------
+
+    def submit(self, task: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Queue `task` for the writer; the future completes after the durable commit."""
+        future: Future[T] = Future()
+        if not self._thread.is_alive():
+            future.set_exception(WriterStopped("the database writer has stopped"))
+            return future
+        self._queue.put((task, future))
+        return future
+
+    def write(self, task: Callable[[sqlite3.Connection], T]) -> T:
+        return self.submit(task).result()
+
+    def _run_writer(self) -> None:
+        conn = self._write_conn
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            task, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                result = task(conn)
+                conn.execute("COMMIT")
+            except BaseException as error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+        conn.close()
+
+    # --- reading ---------------------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection for this thread; each `with` sees one consistent snapshot."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, read_only=True)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Finish queued writes, stop the writer, close every connection."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        with self._readers_lock:
+            for conn in self._readers:
+                # A connection made in another thread that is still using it can't close.
+                with contextlib.suppress(sqlite3.ProgrammingError):
+                    conn.close()
+            self._readers.clear()

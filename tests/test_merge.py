@@ -1,0 +1,271 @@
+"""The pure merge: field-by-field three-way merge and whole-record merge from revisions."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sync_server.merge import (
+    DELETED,
+    Node,
+    flatten,
+    merge_record,
+    path_text,
+    same,
+    sibling_conflicts,
+    three_way,
+    unflatten,
+)
+
+# --- strategies: answers shaped like the form engine's records --------------------------
+
+names = st.sampled_from(["district", "site_id", "head_name", "phone", "shelter", "notes"])
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 120),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.text(max_size=8),
+    st.lists(st.sampled_from(["food", "water", "shelter"]), max_size=3),
+)
+members = st.lists(
+    st.dictionaries(st.sampled_from(["name", "age", "sex", "pregnant"]), scalars, max_size=4),
+    max_size=4,
+)
+answers_strategy = st.builds(
+    lambda top, people: {**top, **({"members": people} if people is not None else {})},
+    st.dictionaries(names, scalars, max_size=5),
+    st.one_of(st.none(), members),
+)
+
+
+@st.composite
+def edits(draw: st.DrawFn, base: dict) -> dict:
+    """An edit of `base`: change, add or remove some answers and members."""
+    flat = flatten(base)
+    result = dict(flat)
+    for path in flat:
+        if path[-1] != "#" and draw(st.integers(0, 3)) == 0:
+            result[path] = draw(scalars)
+    edited = unflatten(result)
+    for name in draw(st.lists(names, max_size=2)):
+        if draw(st.booleans()):
+            edited[name] = draw(scalars)
+        else:
+            edited.pop(name, None)
+    if "members" in edited and isinstance(edited["members"], list) and draw(st.booleans()):
+        edited["members"] = [*edited["members"], {"name": draw(st.text(max_size=5)), "age": 3}]
+    return edited
+
+
+@st.composite
+def three_versions(draw: st.DrawFn) -> tuple[dict, dict, dict]:
+    base = draw(answers_strategy)
+    return base, draw(edits(base)), draw(edits(base))
+
+
+# --- flattening ----------------------------------------------------------------------
+
+
+def test_flatten_names_repeat_answers_like_the_form_engine():
+    flat = flatten({"head_name": "Ana", "members": [{"age": 34}, {"age": 9, "sex": "f"}]})
+    assert {path_text(p): v for p, v in flat.items()} == {
+        "head_name": "Ana",
+        "members[#]": 2,
+        "members[1].age": 34,
+        "members[2].age": 9,
+        "members[2].sex": "f",
+    }
+
+
+@given(answers_strategy)
+def test_unflatten_undoes_flatten(answers):
+    assert unflatten(flatten(answers)) == answers
+
+
+def test_an_empty_member_and_an_empty_list_survive_the_round_trip():
+    answers = {"members": [{"age": 1}, {}], "needs": [], "gps": {}}
+    assert unflatten(flatten(answers)) == answers
+
+
+# --- three-way merge -----------------------------------------------------------------
+
+
+@given(three_versions())
+def test_merge_is_symmetric(versions):
+    base, a, b = versions
+    ab = three_way(base, a, b, ours_key=("hlc-1", "r1"), theirs_key=("hlc-2", "r2"))
+    ba = three_way(base, b, a, ours_key=("hlc-2", "r2"), theirs_key=("hlc-1", "r1"))
+    assert ab.answers == ba.answers
+    assert {c.path for c in ab.conflicts} == {c.path for c in ba.conflicts}
+
+
+@given(three_versions())
+def test_a_field_changed_on_one_side_only_takes_that_side(versions):
+    base, a, b = versions
+    result = flatten(three_way(base, a, b).answers)
+    flat_base, flat_a, flat_b = flatten(base), flatten(a), flatten(b)
+    for path in set(flat_a) | set(flat_base):
+        a_changed = not same(flat_a.get(path, DELETED), flat_base.get(path, DELETED))
+        b_changed = not same(flat_b.get(path, DELETED), flat_base.get(path, DELETED))
+        # (an answer under a path the other side restructured is settled as a conflict)
+        restructured = any(q[: len(path)] == path[: len(q)] and q != path for q in flat_b)
+        if a_changed and not b_changed and not restructured:
+            assert same(result.get(path, DELETED), flat_a.get(path, DELETED)), path_text(path)
+
+
+@given(answers_strategy, answers_strategy)
+def test_merging_with_an_unchanged_side_gives_the_other_side(base, edited):
+    assert three_way(base, edited, base).answers == edited
+    assert three_way(base, base, edited).answers == edited
+
+
+@given(three_versions())
+def test_a_hard_conflict_is_exactly_a_field_both_sides_set_differently(versions):
+    base, a, b = versions
+    fa, fb, f0 = flatten(a), flatten(b), flatten(base)
+    both_set_differently = {
+        p
+        for p in set(fa) | set(fb) | set(f0)
+        if not same(fa.get(p, DELETED), f0.get(p, DELETED))
+        and not same(fb.get(p, DELETED), f0.get(p, DELETED))
+        and not same(fa.get(p, DELETED), fb.get(p, DELETED))
+    }
+    # ...or an answer one side made a value while the other put answers under it.
+    leaf_vs_tree = {
+        p
+        for p in set(fa) | set(fb)
+        if any(q[: len(p)] == p and len(q) > len(p) for q in (fb if p in fa else fa))
+    }
+    conflicts = {c.path for c in three_way(base, a, b).conflicts}
+    for path in both_set_differently:
+        covering = [path[:i] for i in range(1, len(path) + 1) if path_text(path[:i]) in conflicts]
+        assert covering, path_text(path)
+    for text in conflicts:
+        assert text in {path_text(p) for p in both_set_differently | leaf_vs_tree}
+
+
+def test_edits_to_different_members_merge_cleanly():
+    base = {"head_name": "Ana", "members": [{"name": "Ana", "age": 34}, {"name": "Zé", "age": 9}]}
+    a = {"head_name": "Ana", "members": [{"name": "Ana", "age": 35}, {"name": "Zé", "age": 9}]}
+    b = {"head_name": "Ana", "members": [{"name": "Ana", "age": 34}, {"name": "Zé", "age": 10}]}
+    result = three_way(base, a, b)
+    assert not result.hard
+    assert result.answers["members"] == [{"name": "Ana", "age": 35}, {"name": "Zé", "age": 10}]
+
+
+def test_the_same_field_set_differently_is_a_hard_conflict_won_by_the_higher_key():
+    base = {"shelter": "tent"}
+    result = three_way(
+        base, {"shelter": "school"}, {"shelter": "none"}, ours_key=("2",), theirs_key=("1",)
+    )
+    assert result.hard
+    (conflict,) = result.conflicts
+    assert (conflict.path, conflict.base, conflict.ours, conflict.theirs) == (
+        "shelter",
+        "tent",
+        "school",
+        "none",
+    )
+    assert result.answers == {"shelter": "school"} and conflict.winner == "school"
+
+
+def test_one_is_not_true_and_not_one_point_zero():
+    result = three_way({"x": 0}, {"x": 1}, {"x": True})
+    assert result.hard
+
+
+def test_removing_a_member_while_another_is_edited():
+    base = {"members": [{"age": 1}, {"age": 2}, {"age": 3}]}
+    a = {"members": [{"age": 1}, {"age": 2}]}  # removed the third
+    b = {"members": [{"age": 10}, {"age": 2}, {"age": 3}]}  # edited the first
+    result = three_way(base, a, b)
+    assert not result.hard
+    assert result.answers == {"members": [{"age": 10}, {"age": 2}]}
+
+
+# --- whole records ---------------------------------------------------------------------
+
+
+def node(rid: str, parent: str | None, hlc: str, answers: dict, **kw) -> Node:
+    return Node(rid, (parent,) if parent else (), (hlc, rid), answers, **kw)
+
+
+def test_a_linear_history_shows_its_last_revision():
+    nodes = [
+        node("r1", None, "1", {"a": 1}),
+        node("r2", "r1", "2", {"a": 2}),
+        node("r3", "r2", "3", {"a": 3, "b": 1}),
+    ]
+    state = merge_record(nodes)
+    assert state.heads == ["r3"] and state.answers == {"a": 3, "b": 1}
+    assert state.siblings == []
+
+
+def test_two_edits_from_one_parent_are_merged_and_flagged():
+    nodes = [
+        node("r1", None, "1", {"a": 1, "b": 1, "c": 1}),
+        node("x", "r1", "2", {"a": 2, "b": 1, "c": 5}),
+        node("y", "r1", "3", {"a": 1, "b": 3, "c": 6}),
+    ]
+    state = merge_record(nodes)
+    assert state.heads == ["x", "y"] and state.winner == "y"
+    assert state.answers == {"a": 2, "b": 3, "c": 6}  # c: both changed, y has the higher HLC
+    (pair,) = state.siblings
+    assert pair.hard and [f.path for f in pair.fields] == ["c"]
+
+
+def test_different_fields_from_one_parent_is_a_soft_conflict():
+    pair = sibling_conflicts(
+        [
+            node("r1", None, "1", {"a": 1, "b": 1}),
+            node("x", "r1", "2", {"a": 2, "b": 1}),
+            node("y", "r1", "3", {"a": 1, "b": 2}),
+        ]
+    )[0]
+    assert not pair.hard and pair.changed == ("a", "b")
+
+
+def test_an_edit_on_top_of_a_server_merge_keeps_what_the_merge_brought():
+    nodes = [
+        node("r1", None, "1", {"a": 1, "b": 1}),
+        node("x", "r1", "2", {"a": 2, "b": 1}),
+        node("y", "r1", "3", {"a": 1, "b": 2}),
+        Node("m", ("x", "y"), ("4", "m"), {"a": 2, "b": 2}, is_merge=True),
+        node("z", "m", "5", {"a": 2, "b": 2, "c": 7}),
+        node("w", "r1", "6", {"a": 1, "b": 1, "d": 8}),  # a late sibling from another tablet
+    ]
+    state = merge_record(nodes)
+    assert sorted(state.heads) == ["w", "z"]
+    assert state.answers == {"a": 2, "b": 2, "c": 7, "d": 8}
+
+
+@settings(max_examples=50)
+@given(st.permutations(range(5)))
+def test_the_merged_state_does_not_depend_on_arrival_order(order):
+    nodes = [
+        node("r1", None, "1", {"a": 1, "b": 1}),
+        node("x", "r1", "2", {"a": 2, "b": 1}),
+        node("y", "r1", "3", {"a": 3, "b": 2}),
+        node("x2", "x", "4", {"a": 2, "b": 1, "c": 1}),
+        node("z", "r1", "5", {"a": 1, "b": 9}),
+    ]
+    state = merge_record([nodes[i] for i in order])
+    assert state.answers == {"a": 3, "b": 9, "c": 1}
+    assert state.heads == ["y", "x2", "z"]
+
+
+def test_a_revision_whose_parent_has_not_arrived_counts_all_its_answers():
+    state = merge_record([node("x", "missing", "2", {"a": 2}), node("y", "missing", "3", {"b": 1})])
+    assert state.answers == {"a": 2, "b": 1}
+    assert state.siblings == []  # no telling what each changed without the parent
+
+
+def test_three_siblings_make_three_pairs():
+    base = node("r1", None, "1", {"a": 0})
+    kids = [node(f"k{i}", "r1", str(i + 2), {"a": i + 1}) for i in range(3)]
+    pairs = sibling_conflicts([base, *kids])
+    assert {p.revision_ids for p in pairs} == set(itertools.combinations(["k0", "k1", "k2"], 2))
+    assert all(p.hard for p in pairs)
