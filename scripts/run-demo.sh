@@ -8,24 +8,25 @@ PORT=${PORT:-8000}
 DEMO=${DEMO_DIR:-var/demo}
 mkdir -p "$DEMO"
 
-if [[ -x .venv/bin/sync-server ]] && $PY -c "import sync_server.cli" 2>/dev/null; then
-    $PY -m sync_server.cli serve --data-dir "$DEMO/server" --host 127.0.0.1 --port "$PORT" \
-        >"$DEMO/server.log" 2>&1 &
-    server_pid=$!
-    trap 'kill $server_pid 2>/dev/null || true' EXIT
-    for _ in $(seq 1 50); do
-        curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
-        sleep 0.2
-    done
-    echo "sync server: http://127.0.0.1:$PORT (log: $DEMO/server.log)"
-    if [[ ! -f $DEMO/tablet/fieldapp.db ]]; then
-        code=$($PY -m sync_server.cli enroll --data-dir "$DEMO/server" --enumerator "Demo Enumerator" \
-            --district MZ1120 --quiet)
-        app_args=(--server "http://127.0.0.1:$PORT" --enroll-code "$code" --enumerator "Demo Enumerator")
-    else
-        app_args=()
-    fi
-else
-    app_args=(--enumerator "Demo Enumerator")
+$PY -m sync_server.cli serve --data-dir "$DEMO/server" --host 127.0.0.1 --port "$PORT" \
+    >"$DEMO/server.log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+    $PY -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+        "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+echo "sync server: http://127.0.0.1:$PORT (log: $DEMO/server.log)"
+
+app_args=()
+if [[ ! -f $DEMO/tablet/fieldapp.db ]]; then
+    # First run: a coordinator enrolls the tablet for Namacurra district (MZ1120).
+    code=$($PY -m sync_server.cli enroll --data-dir "$DEMO/server" \
+        --enumerator "Demo Enumerator" --district MZ1120 2>/dev/null |
+        sed -n 's/^Enrollment code: *//p')
+    echo "tablet enrolled with code $code (district MZ1120, Namacurra)"
+    app_args=(--server "http://127.0.0.1:$PORT" --enroll-code "$code"
+        --enumerator "Demo Enumerator")
 fi
 $PY -m fieldapp --data-dir "$DEMO/tablet" "${app_args[@]}" "$@"
