@@ -32,6 +32,7 @@ from forms.model import Choice, Form, Group, Node, Question, Repeat
 from forms.standards import Rating, Thresholds, assess, load_thresholds
 
 Index = tuple[int, ...]  # 0-based instance numbers of the enclosing repeats, outermost first
+# (node, name, container name, container's repeat depth, relevant, calculation)
 Key = tuple[str, Index]
 Severity = Literal["error", "warning"]
 
@@ -67,7 +68,6 @@ class ValidationResult:
     errors: list[FieldIssue]
     warnings: list[FieldIssue]
     record: dict[str, Any]  # relevant answers plus computed values, ready to store
-    calculated: dict[str, Any]  # path -> computed value
     # Minimum-standard indicators of the form (Sphere for the site check), rated.
     ratings: list[Rating] = field(default_factory=list)
     _run: _Run | None = field(default=None, repr=False)
@@ -75,6 +75,18 @@ class ValidationResult:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @functools.cached_property
+    def calculated(self) -> dict[str, Any]:
+        """Path ("members[2].age_years") -> computed value, for relevant calculations."""
+        run = self._run
+        if run is None:
+            return {}
+        return {
+            run._path(name, index): _to_json(value)
+            for (name, index), value in run.computed.items()
+            if run.relevance.get((name, index), True)
+        }
 
     def is_relevant(self, name: str, index: Index = ()) -> bool:
         return self._run is None or self._run.relevance.get((name, index), True)
@@ -148,6 +160,9 @@ def _default_thresholds() -> Thresholds:
 # --- the per-form plan, built once ------------------------------------------------------
 
 
+_Step = tuple[Any, str, str | None, int, Any, Any]
+
+
 @dataclass
 class _Plan:
     """Everything about a form the validator looks up, as plain dicts (this is a hot path:
@@ -161,6 +176,8 @@ class _Plan:
     choices: dict[str, dict[str, Choice]]
     expressions: dict[str, Expression]  # every expression text of the form, parsed
     repeats_with_count: list[Repeat]
+    # `order` with what computing each node needs, looked up once per form.
+    steps: list[_Step] = field(default_factory=list)
 
     def expression(self, text: str) -> Expression:
         return self.expressions[text]
@@ -269,6 +286,19 @@ def _plan(form: Form) -> _Plan:
         expressions={text: form.expression(text) for text in texts},
         repeats_with_count=[r for r in form.repeats() if r.repeat_count],
     )
+    for node in order:
+        container = parent[node.name]
+        calculation = node.calculation if isinstance(node, Question) else None
+        plan.steps.append(
+            (
+                node,
+                node.name,
+                container.name if container is not None else None,
+                len(container.repeat_path) if container is not None else 0,
+                plan.expressions[node.relevant] if node.relevant else None,
+                plan.expressions[calculation] if calculation else None,
+            )
+        )
     form._engine_cache["plan"] = plan
     return plan
 
@@ -298,10 +328,10 @@ class _Run:
             issue = self._issue(
                 "", "", "not-an-object", message("not-an-object", self.message_language)
             )
-            return ValidationResult([issue], [], {}, {})
+            return ValidationResult([issue], [], {})
         self._read(self.record, None, ())
-        for node in self.plan.order:
-            self._compute(node)
+        for step in self.plan.steps:
+            self._compute(step)
         for question in self.plan.checked:
             for index in self._instances(question.repeat_path):
                 if self.relevance.get((question.name, index), True):
@@ -309,12 +339,7 @@ class _Run:
         for repeat in self.plan.repeats_with_count:
             self._check_repeat_count(repeat)
         cleaned = self._cleaned(self.form.children, ())
-        calculated = {
-            self._path(name, index): _to_json(value)
-            for (name, index), value in self.computed.items()
-            if self.relevance.get((name, index), True)
-        }
-        return ValidationResult(self.errors, self.warnings, cleaned, calculated, _run=self)
+        return ValidationResult(self.errors, self.warnings, cleaned, _run=self)
 
     # reading the record -------------------------------------------------------------
 
@@ -364,38 +389,33 @@ class _Run:
 
     # computing relevance and calculations -------------------------------------------
 
-    def _compute(self, node: Node) -> None:
-        container = self.plan.parent[node.name]
-        depth = len(node.repeat_path)
-        relevant_expr = self.plan.expression(node.relevant) if node.relevant else None
-        calc = node.calculation if isinstance(node, Question) else None
-        calc_expr = self.plan.expression(calc) if calc else None
+    def _compute(self, step: _Step) -> None:
+        node, name, container, container_depth, relevant_expr, calc_expr = step
+        relevance, values, answers = self.relevance, self.values, self.answers
+        is_question = isinstance(node, Question)
         for index in self._instances(node.repeat_path):
-            relevant = True
-            if container is not None:
-                container_index = index[: len(container.repeat_path)]
-                relevant = self.relevance.get((container.name, container_index), True)
-                if relevant and isinstance(container, Repeat):
-                    relevant = index[len(container.repeat_path)] < self.counts.get(
-                        (container.name, container_index), 0
-                    )
+            relevant = (
+                True
+                if container is None
+                else relevance.get((container, index[:container_depth]), True)
+            )
             if relevant and relevant_expr is not None:
                 relevant = relevant_expr.evaluate_bool(_Context(self, node, index))
-            self.relevance[(node.name, index)] = relevant
-            if not isinstance(node, Question):
+            key = (name, index)
+            relevance[key] = relevant
+            if not is_question:
                 continue
-            key = (node.name, index[:depth])
             if not relevant:
-                self.values[key] = ""
+                values[key] = ""
             elif calc_expr is not None:
                 value = calc_expr.evaluate(_Context(self, node, index))
                 if isinstance(value, NodeSet):
                     value = value[0] if value else ""
                 value = _typed_calculation(node, value)
                 self.computed[key] = value
-                self.values[key] = value
+                values[key] = value
             else:
-                self.values[key] = _xpath_value(node, self.answers.get(key))
+                values[key] = _xpath_value(node, answers.get(key))
 
     # checking answers ------------------------------------------------------------------
 
@@ -516,7 +536,11 @@ class _Run:
 
     def _choice_problem(self, question: Question, values: list[Any], index: Index):
         lang = self.message_language
-        allowed = self._allowed_choices(question, index)
+        choice_filter = (
+            self.plan.expression(rewrite_choice_filter(question.choice_filter))
+            if question.choice_filter
+            else None
+        )
         for value in values:
             if not isinstance(value, str):
                 return "choice", message("choice", lang, value=_shorten(value))
@@ -525,14 +549,13 @@ class _Run:
             choice = self.plan.choices.get(question.choice_list or "", {}).get(value)
             if choice is None:
                 return "choice", message("choice", lang, value=_shorten(value))
-            if allowed is not None and value not in allowed:
+            # Only the chosen values need the filter: evaluating it on the whole list was a
+            # quarter of the validation time.
+            if choice_filter is not None and not choice_filter.evaluate_bool(
+                _Context(self, question, index, choice=choice)
+            ):
                 return "choice-filtered", message("choice-filtered", lang, value=value)
         return None
-
-    def _allowed_choices(self, question: Question, index: Index) -> set[str] | None:
-        if not question.choice_filter:
-            return None
-        return {c.name for c in self.filtered_choices(question, index)}
 
     def filtered_choices(self, question: Question, index: Index) -> list[Choice]:
         choices = self.form.choices_for(question)
