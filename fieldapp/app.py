@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kivy.app import App
+from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
@@ -27,6 +28,10 @@ from fieldapp.session import FormSession
 from fieldapp.store import Store
 
 Path(__file__).parent.joinpath("screens", "common.kv")  # loaded in build()
+
+
+IDLE_COLLECT_S = 1.0
+SAFETY_COLLECT_S = 30.0
 
 
 class FieldApp(App):
@@ -69,7 +74,10 @@ class FieldApp(App):
         self.setup_screen = SetupScreen(self, name="setup")
         self.home_screen = HomeScreen(self, name="home")
         self.form_screen = FormScreen(
-            on_exit=self.show_home, on_language=self.set_language, name="form"
+            on_exit=self.show_home,
+            on_language=self.set_language,
+            on_rendered=self.screen_changed,
+            name="form",
         )
         self.records_screen = RecordListScreen(self, name="records")
         self.sync_screen = SyncScreen(self, name="sync")
@@ -87,12 +95,35 @@ class FieldApp(App):
         else:
             self.manager.current = "setup"
         self.store.audit("app-started")
-        # Everything built so far (forms, their parsed expressions, Kivy's own objects)
-        # lives as long as the app. Moving it out of the garbage collector's view keeps
-        # collections short: otherwise a full collection stalls a screen change ~50 ms.
+        self._start_collecting_when_idle()
+        return self.manager
+
+    def _start_collecting_when_idle(self) -> None:
+        """Collect garbage while the enumerator reads, not while a screen is being built.
+
+        Kivy widgets are full of reference cycles, so automatic collections kept landing in
+        the middle of a screen change and doubled its time. Everything built so far (forms,
+        parsed expressions, Kivy's own objects) lives as long as the app, so it is frozen
+        out of the collector's view; then collection runs one second after the last screen
+        change, and every 30 s regardless, so memory stays bounded.
+        """
         gc.collect()
         gc.freeze()
-        return self.manager
+        gc.disable()
+        self._idle_collection = Clock.schedule_once(lambda _dt: gc.collect(), IDLE_COLLECT_S)
+        self._safety_collection = Clock.schedule_interval(
+            lambda _dt: gc.collect(), SAFETY_COLLECT_S
+        )
+
+    def screen_changed(self) -> None:
+        """Called after a screen is drawn: push the next collection to idle time."""
+        self._idle_collection.cancel()
+        self._idle_collection()
+
+    def on_stop(self) -> None:
+        self._idle_collection.cancel()
+        self._safety_collection.cancel()
+        gc.enable()
 
     def _apply_startup_options(self) -> None:
         """Command-line set-up (used by `make run` and the tests): same path as the form."""

@@ -45,6 +45,7 @@ def shutdown(app) -> None:
     from kivy.core.window import Window
 
     Window.remove_widget(app.root)
+    app.on_stop()
     app.store.close()
     pump(1)
 

@@ -7,6 +7,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI runs the same examples every time, so a landing never depends on a lucky draw;
+# locally Hypothesis keeps exploring new ones (and remembers failures in .hypothesis/).
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # Kivy must not read pytest's arguments, nor share a config between test runs.
 os.environ.setdefault("KIVY_NO_ARGS", "1")

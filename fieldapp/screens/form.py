@@ -50,10 +50,17 @@ class FormScreen(Screen):
     t_language = StringProperty("")
     t_previous = StringProperty("")
 
-    def __init__(self, on_exit: Callable[[], None], on_language: Callable[[str], None], **kw):
+    def __init__(
+        self,
+        on_exit: Callable[[], None],
+        on_language: Callable[[str], None],
+        on_rendered: Callable[[], None] = lambda: None,
+        **kw,
+    ):
         super().__init__(**kw)
         self.on_exit = on_exit
         self.on_language = on_language
+        self.on_rendered = on_rendered
         self.session: FormSession | None = None
         self.question_widgets: list[QuestionWidget] = []
         self._rendered_slots: tuple[str, ...] = ()
@@ -115,6 +122,7 @@ class FormScreen(Screen):
         self._rendered_slots = tuple(slot.path for slot in step.slots)
         self._update_bar()
         self.ids.scroll.scroll_y = 1
+        self.on_rendered()
 
     def _instance_heading(self, step: Step) -> str:
         if not step.instance:

@@ -7,8 +7,9 @@ errors and warnings. It never stores anything itself: `on_answer(slot, value)` g
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from kivy.clock import Clock
 from kivy.metrics import dp, sp
@@ -35,7 +36,49 @@ ROW_HEIGHT = dp(56)  # big touch targets: enumerators work outdoors, often stand
 AnswerCallback = Callable[[Slot, Any], None]
 
 
-class WrappedLabel(Label):
+class SharedTexture:
+    """Reuse the rendered text of an identical label instead of rendering it again.
+
+    Rendering text into a texture is most of what a question screen costs (the same
+    choices, "Sem dificuldade", "Sim"/"Não", and the same member questions come back on
+    screen after screen), so labels with the same text and look share one texture.
+    """
+
+    _textures: ClassVar[OrderedDict[tuple, Any]] = OrderedDict()
+    LIMIT = 2000
+
+    def texture_update(self, *largs) -> None:
+        if not self.text or self.markup:
+            super().texture_update(*largs)
+            return
+        key = (
+            self.text,
+            self.font_size,
+            self.bold,
+            self.italic,
+            self.font_name,
+            tuple(self.color),
+            tuple(self.text_size),
+            self.halign,
+            self.valign,
+            tuple(self.padding),
+            self.shorten,
+            self.line_height,
+        )
+        texture = SharedTexture._textures.get(key)
+        if texture is None:
+            super().texture_update(*largs)
+            if self.texture is not None:
+                SharedTexture._textures[key] = self.texture
+                if len(SharedTexture._textures) > self.LIMIT:
+                    SharedTexture._textures.popitem(last=False)
+            return
+        SharedTexture._textures.move_to_end(key)
+        self.texture = texture
+        self.texture_size = list(texture.size)
+
+
+class WrappedLabel(SharedTexture, Label):
     """A label that wraps to its width and grows to fit its text."""
 
     def __init__(self, **kwargs):
@@ -226,7 +269,7 @@ class DateTimeQuestion(DateQuestion):
         return self.session.clock().replace(microsecond=0).isoformat()
 
 
-class ChoiceButton(ToggleButton):
+class ChoiceButton(SharedTexture, ToggleButton):
     """A full-width choice: white when free, dark teal with white text when chosen."""
 
     def __init__(self, **kwargs):
@@ -258,7 +301,7 @@ class SelectOneQuestion(QuestionWidget):
         self.choice_box = BoxLayout(orientation="vertical", size_hint_y=None, spacing=dp(4))
         self.choice_box.bind(minimum_height=self.choice_box.setter("height"))
         self.add_widget(self.choice_box)
-        self._choices_shown: list[tuple[str, str]] = []
+        self._choices_shown: list[tuple[str, str]] | None = None  # None: nothing drawn yet
         self._fill()
 
     def _fill(self) -> None:
@@ -268,6 +311,9 @@ class SelectOneQuestion(QuestionWidget):
         self._choices_shown = choices
         self.choice_box.clear_widgets()
         current = self.current_value
+        if not choices:
+            self.choice_box.add_widget(_no_choices_hint())
+            return
         if "minimal" in (self.slot.question.appearance or "").split() or (
             DROPDOWN_LIST < len(choices) <= LONG_LIST
         ):
@@ -348,6 +394,9 @@ class SelectMultipleQuestion(SelectOneQuestion):
         self._choices_shown = choices
         self.choice_box.clear_widgets()
         current = set(self.current_value or [])
+        if not choices:
+            self.choice_box.add_widget(_no_choices_hint())
+            return
         self.checkboxes: dict[str, CheckBox] = {}
         for name, label in choices:
             row = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(8))
@@ -583,6 +632,18 @@ class ComputedQuestion(QuestionWidget):
 SEARCH_RESULTS = 8
 DROPDOWN_LIST = 12  # more choices than this: a dropdown (ODK's "minimal"), not a button each
 LONG_LIST = 40  # more than this: type to search
+
+
+def _no_choices_hint() -> WrappedLabel:
+    """Shown when a choice filter leaves nothing: say why instead of an empty space."""
+    return WrappedLabel(
+        text=_(
+            "No choice fits the answers given so far: answer or check the questions "
+            "before this one."
+        ),
+        font_size=sp(17),
+        color=HINT_COLOUR,
+    )
 
 
 def _searchable(appearance: str | None, count: int) -> bool:
