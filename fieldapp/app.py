@@ -172,8 +172,8 @@ class FieldApp(App):
             self.store,
             record_id,
             language=i18n.current_language(),
-            duplicate_finder=lambda f, answers, rid: find_local_duplicates(
-                self.store, f, answers, rid
+            duplicate_finder=lambda f, summary, rid: find_local_duplicates(
+                self.store, f, summary, rid
             ),
         )
         self.form_screen.open_session(self.session)

@@ -6,16 +6,13 @@ from typing import Any
 
 from forms import Form
 from forms.households import HouseholdKey, Match, find_duplicates
-from forms.validation import validate_record
 
 
 def find_local_duplicates(
-    store, form: Form, answers: dict[str, Any], record_id: str
+    store, form: Form, summary: dict[str, Any], record_id: str
 ) -> list[Match]:
-    """Probable duplicates of the household in `answers` among this form's local records."""
-    from fieldapp.session import record_summary
-
-    summary = record_summary(form, validate_record(form, answers))
+    """Probable duplicates, among this form's local records, of the household whose
+    `record_summary` (title, phone, site) is `summary`: the session has it already."""
     if not summary["title"]:
         return []
     new = HouseholdKey(record_id, summary["title"], summary["phone"], summary["site_id"])

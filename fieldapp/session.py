@@ -77,6 +77,7 @@ class FormSession:
         language: str | None = None,
         clock: Callable[[], dt.datetime] = dt.datetime.now,
         duplicate_finder: Callable[[Form, dict[str, Any], str], list[Any]] | None = None,
+        # duplicate_finder(form, summary, record_id): `summary` is record_summary()'s dict.
     ):
         self.form = form
         self.store = store
@@ -261,11 +262,11 @@ class FormSession:
         if self.result.errors:
             self._jump_to_first_error()
             return FinalizeOutcome(False, self.result.errors, self.result.warnings)
+        summary = record_summary(self.form, self.result)
         if self.duplicate_finder and not confirm_duplicates:
-            matches = self.duplicate_finder(self.form, self.result.record, self.record_id)
+            matches = self.duplicate_finder(self.form, summary, self.record_id)
             if matches:
                 return FinalizeOutcome(False, [], self.result.warnings, duplicates=matches)
-        summary = record_summary(self.form, self.result)
         revision = self.store.finalize(self.record_id, self.result.record, **summary)
         self.store.audit(
             "finalized",
@@ -284,7 +285,7 @@ class FormSession:
         self.result = self._validate()
         key = self.step.key if self.steps else None
         self.steps = self._build_steps()
-        self.position = self._find_step(key)
+        self.position = self._find_step(key, fallback=self.position)
         # Store only what is relevant (ODK's rule): a refused consent leaves nothing personal.
         self.answers = _without_computed(self.form, self.result.record, self.answers)
         title = record_summary(self.form, self.result)["title"]
@@ -388,18 +389,12 @@ class FormSession:
                     )
                 )
 
-    def _find_step(self, key: Any) -> int:
-        if isinstance(key, str):
-            for position, step in enumerate(self.steps):
-                if step.key == key:
-                    return position
-        return (
-            getattr(self, "position", 0)
-            if key is not None
-            and hasattr(self, "steps")
-            and (getattr(self, "position", 0) < len(self.steps))
-            else 0
-        )
+    def _find_step(self, key: Any, fallback: int = 0) -> int:
+        """The position of the step with `key`, else `fallback` (kept inside the steps)."""
+        for position, step in enumerate(self.steps):
+            if step.key == key:
+                return position
+        return min(fallback, len(self.steps) - 1)
 
     def _container(self, repeat_path: tuple[str, ...], index: Index, create: bool = False):
         container: Any = self.answers

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from forms.loader import FormLoadError, load_form
 from forms.model import Form, Group, Node, Question, Repeat
-from forms.validation import validate_record
+from forms.validation import path_of, validate_record
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,8 +185,6 @@ def _ask_question(form, question: Question, record, scope, language, stdin, out,
         scope[question.name] = _interpret(question, answer, choices)
         result = validate_record(form, record, language=language)
         index = _index_of(record, scope, question)
-        from forms.validation import path_of
-
         problems = [i for i in result.errors if i.path == path_of(form, question.name, index)]
         if not problems:
             return

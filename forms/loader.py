@@ -29,6 +29,7 @@ from forms.model import (
     Question,
     Repeat,
     Translations,
+    language_code,
 )
 
 # pyxform's names for a few types differ from the XLSForm spelling.
@@ -262,12 +263,12 @@ class _FormBuilder:
 
     def _nodes(self, elements: list[dict[str, Any]], repeat_path: tuple[str, ...]) -> list[Node]:
         nodes: list[Node] = []
-        previous_select: dict[str, Any] | None = None
+        previous_select: Question | None = None
         for element in elements:
             if element.get("name") == "meta" and element.get("control", {}).get("bodyless"):
                 continue  # pyxform's instanceID/instanceName; we keep our own identity
             name = str(element.get("name", ""))
-            if previous_select is not None and name == f"{previous_select['name']}_other":
+            if previous_select is not None and name == f"{previous_select.name}_other":
                 nodes.append(self._other_question(element, previous_select, repeat_path))
                 previous_select = None
                 continue
@@ -279,7 +280,7 @@ class _FormBuilder:
                 and node.is_select
                 and _has_other_field(node.name, elements)
             )
-            previous_select = element if is_or_other else None
+            previous_select = node if is_or_other else None  # type: ignore[assignment]
         return nodes
 
     def _row_of(self, name: str) -> tuple[int, dict[str, Any]]:
@@ -406,30 +407,28 @@ class _FormBuilder:
         )
 
     def _other_question(
-        self, element: dict[str, Any], select: dict[str, Any], repeat_path: tuple[str, ...]
+        self, element: dict[str, Any], select: Question, repeat_path: tuple[str, ...]
     ) -> Question:
         """The "specify other" text question pyxform adds after an `or_other` select.
 
         pyxform writes its relevance as an XPath path (`selected(../x, 'other')`); we state
-        the same thing in our reference syntax and give it both languages' labels.
+        the same thing in our reference syntax and give it both languages' labels. It sits
+        on the select's row and is as sensitive as the select.
         """
         name = str(element["name"])
-        select_question = self.seen_names.get(str(select["name"]), 0)
-        self.seen_names.setdefault(name, select_question)
+        self.seen_names.setdefault(name, select.row)
         label = {
-            language: _SPECIFY_OTHER.get(_code(language), "Specify other")
+            language: _SPECIFY_OTHER.get(language_code(language), "Specify other")
             for language in (self.languages or {"default"})
         }
         return Question(
             name=name,
-            row=select_question,
+            row=select.row,
             label=label,
             type="text",
-            relevant=f"selected(${{{select['name']}}}, 'other')",
+            relevant=f"selected(${{{select.name}}}, 'other')",
             required="yes",
-            sensitivity=str(select.get("sensitivity", "personal")).strip().lower()  # type: ignore[arg-type]
-            if str(select.get("sensitivity", "personal")).strip().lower() in SENSITIVITY_LEVELS
-            else "sensitive",
+            sensitivity=select.sensitivity,
             repeat_path=repeat_path,
         )
 
@@ -547,12 +546,6 @@ class _FormBuilder:
 
 
 _SPECIFY_OTHER = {"pt": "Especifique outro", "en": "Specify other"}
-
-
-def _code(language: str) -> str:
-    from forms.model import language_code
-
-    return language_code(language)
 
 
 def _lower_keys(row: dict[str, Any]) -> dict[str, Any]:

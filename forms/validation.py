@@ -473,7 +473,8 @@ class _Run:
             self._check_geopoint_place(question, index, self._path(question.name, index), raw)
 
     def _is_required(self, question: Question, index: Index) -> bool:
-        if not question.required or (not question.takes_input and question.type != "acknowledge"):
+        answered_on_screen = question.takes_input or question.type == "acknowledge"
+        if not question.required or not answered_on_screen:
             return False
         if question.required == "yes":
             return True
