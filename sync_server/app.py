@@ -50,6 +50,7 @@ from sync_server.catalog import PublishError, load_sites, publish_form, publishe
 from sync_server.db import Database
 from sync_server.protocol import (
     API_PREFIX,
+    MAX_CURSOR,
     PROTOCOL_VERSION,
     ConflictList,
     EnrollRequest,
@@ -435,7 +436,7 @@ def create_app(
     @app.get(f"{API_PREFIX}/pull", response_model=PullResponse, tags=["sync"])
     def pull(
         who: Caller,
-        cursor: Annotated[int, Query(ge=0, description="0 for everything")] = 0,
+        cursor: Annotated[int, Query(ge=0, le=MAX_CURSOR, description="0 for everything")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> Response:
         """Revisions after `cursor` in your scope that others made; forms and sites with

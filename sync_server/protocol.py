@@ -46,6 +46,11 @@ def content_hash(revision: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(revision).encode("utf-8")).hexdigest()
 
 
+# Cursors are server sequence numbers: SQLite integers, so at most 2**63 - 1. A larger one
+# is refused as bad input (422) instead of failing in the database.
+MAX_CURSOR = 2**63 - 1
+
+
 class _Model(BaseModel):
     # Strict: a number where text belongs is a client bug to report, not to paper over.
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -182,7 +187,7 @@ class PullResponse(_Model):
 
 
 class StateRequest(_Model):
-    cursor: int = Field(ge=0)
+    cursor: int = Field(ge=0, le=MAX_CURSOR)
     server_id: str | None = Field(None, max_length=100)
     digest: str | None = Field(
         None,
