@@ -135,6 +135,9 @@ class ThrottleProxy:
             except OSError:
                 client.close()
                 continue
+            # The 10 s are for connecting only: a server busy validating a batch for longer
+            # must not look like a dropped link (the client has its own read timeout).
+            upstream.settimeout(None)
             with self._lock:
                 conn = _Connection(self.stats.connections, client, upstream)
                 self.stats.connections += 1
