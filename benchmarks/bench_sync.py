@@ -40,7 +40,7 @@ from fieldapp.store import Store  # noqa: E402
 from fieldapp.sync_client import SyncClient, make_batches  # noqa: E402
 from forms import FORMS_DIR, load_form  # noqa: E402
 from forms.samples import sample_household  # noqa: E402
-from tests.sync_helpers import ServerProcess  # noqa: E402
+from sync_server.testing import ServerProcess  # noqa: E402
 
 FORM = "household_registration"
 SITE = "MOZ-ZAM-0001"
@@ -352,7 +352,7 @@ def run_load(
     """`devices` threads, each a tablet pushing `households` households at once, in batches
     as the client makes them. Returns latencies and what the server holds. With `version`
     None the small test form (tests/data/mini_household.md) is used."""
-    from tests.sync_helpers import household, revision
+    from sync_server.testing import household, revision
 
     enrolled = [server.enroll(district=DISTRICT) for _ in range(devices)]
     bodies: list[list[bytes]] = []

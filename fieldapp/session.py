@@ -26,6 +26,7 @@ from typing import Any
 from forms import Form, Group, Question, Repeat, ValidationResult, validate_record
 from forms.expressions import to_number, to_string
 from forms.model import Node
+from forms.paths import answer_path
 from forms.validation import FieldIssue, path_of
 
 Index = tuple[int, ...]
@@ -41,7 +42,7 @@ class Slot:
 
     @property
     def path(self) -> str:
-        return _path(self.question, self.index)
+        return answer_path(self.question.name, self.question.repeat_path, self.index)
 
 
 @dataclass(frozen=True)
@@ -476,12 +477,6 @@ def _questions_in(group: Group) -> list[Question]:
         elif isinstance(child, Group) and not isinstance(child, Repeat):
             found.extend(_questions_in(child))
     return found
-
-
-def _path(question: Question, index: Index) -> str:
-    parts = [f"{repeat}[{i + 1}]" for repeat, i in zip(question.repeat_path, index, strict=False)]
-    parts.append(question.name)
-    return ".".join(parts)
 
 
 def _key(index: Index) -> str:

@@ -34,6 +34,7 @@ Exceptions::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -41,7 +42,6 @@ import os
 import re
 import sqlite3
 import threading
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -50,9 +50,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pydantic
 from sqlite_utils import Database
 
-from fieldapp.hlc import HybridClock, parse_hlc
+from forms.text import fold
+from sync_core import protocol as wire
+from sync_core import sqlite
+from sync_core.hlc import HybridClock, parse_hlc
 
 __all__ = [
     "AUDIT_DETAIL_KEYS",
@@ -178,18 +182,20 @@ class Revision:
         values = {name: data[name] for name in names}
         if isinstance(values["form_version"], int) and not isinstance(values["form_version"], bool):
             values["form_version"] = str(values["form_version"])
-        for name in names:
-            value = values[name]
-            if name == "answers":
-                ok = isinstance(value, dict)
-            elif name == "parent_revision_id":
-                ok = value is None or (isinstance(value, str) and value != "")
-            else:
-                ok = isinstance(value, str) and value != ""
-            if not ok:
-                raise ValueError(
-                    f"revision {data.get('revision_id')!r} has a malformed {name}: {value!r}"
-                )
+        # The protocol's model is the one definition of a well-formed revision. The answers'
+        # contents are the form engine's business; here they only need to be an object.
+        answers = values["answers"]
+        try:
+            wire.Revision.model_validate(
+                {**values, "answers": {} if isinstance(answers, dict) else answers}
+            )
+        except pydantic.ValidationError as error:
+            name = str(error.errors()[0]["loc"][0])
+            if name == "hlc" and isinstance(values["hlc"], str):
+                parse_hlc(values["hlc"])  # its message says what is wrong with the clock
+            raise ValueError(
+                f"revision {data.get('revision_id')!r} has a malformed {name}: {values[name]!r}"
+            ) from None
         parse_hlc(values["hlc"])
         return cls(**values)
 
@@ -299,31 +305,20 @@ def migrate(db: Database, *, upto: int | None = None) -> int:
     """Bring the database up to schema version ``upto`` (default: the latest).
 
     Each migration runs in its own transaction together with the ``PRAGMA user_version``
-    that records it, so a crash mid-migration leaves the previous version intact. Returns
-    the schema version. Raises ``StoreError`` if the file was written by a newer app.
+    that records it, so a crash mid-migration leaves the previous version intact
+    (`sync_core.sqlite.migrate`). Returns the schema version. Raises ``StoreError`` if the
+    file was written by a newer app.
     """
-    target = SCHEMA_VERSION if upto is None else upto
-    while True:
-        db.conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Read inside the write transaction: another connection may have just migrated
-            version = db.conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the database {db.conn.execute('PRAGMA database_list').fetchone()[2]} "
-                    f"has schema version {version}, newer than this app supports "
-                    f"({SCHEMA_VERSION}); update the app before opening it"
-                )
-            if version >= target:
-                db.conn.execute("COMMIT")
-                return version
-            MIGRATIONS[version](db)
-            db.conn.execute(f"PRAGMA user_version = {version + 1}")
-            db.conn.execute("COMMIT")
-        except BaseException:
-            if db.conn.in_transaction:
-                db.conn.execute("ROLLBACK")
-            raise
+
+    def too_new(version: int) -> StoreError:
+        return StoreError(
+            f"the database {db.conn.execute('PRAGMA database_list').fetchone()[2]} "
+            f"has schema version {version}, newer than this app supports "
+            f"({SCHEMA_VERSION}); update the app before opening it"
+        )
+
+    steps = [functools.partial(migration, db) for migration in MIGRATIONS]
+    return sqlite.migrate(db.conn, steps, upto=upto, too_new=too_new)
 
 
 # ── Audit log whitelist ──────────────────────────────────────────────────────────────────
@@ -432,12 +427,10 @@ def _to_json(value: Any, what: str) -> str:
 def _search_key(text: str) -> str:
     """Fold case and accents and squeeze spaces: "  João  Sitoe" -> "joao sitoe".
 
-    ``records.search_key`` holds this for every title: changing it needs a migration that
-    recomputes the column.
+    ``records.search_key`` holds this for every title: changing `forms.text.fold` needs a
+    migration that recomputes the column.
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(bare.casefold().split())
+    return fold(text)
 
 
 def _like_escape(text: str) -> str:

@@ -10,7 +10,7 @@ revisions it already holds durably (`/push/status`) and sends only the others; f
 are retried with exponential backoff and jitter until a time limit, then reported. A sync
 stopped at any point loses nothing: the store keeps every revision until acknowledged.
 
-Exceptions::
+Exceptions (defined with the transport in `sync_core.transport`, re-exported here)::
 
     SyncError              a sync or enrollment stopped; the message says why and what to do
     ├── TransportError     the server could not be reached, or kept failing (network, 5xx)
@@ -21,21 +21,30 @@ Exceptions::
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
-import json
 import logging
-import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import requests
 
 from fieldapp.store import Revision
+from forms.validation import rejection_reason
+from sync_core.protocol import API_PREFIX as API
+from sync_core.protocol import BATCH_TARGET_BYTES, parse_enrollment_uri
+from sync_core.transport import (
+    GIVE_UP_AFTER_S,
+    AuthError,
+    ProtocolError,
+    SyncError,
+    Transport,
+    TransportError,
+    error_message,
+    make_batches,
+)
 
 __all__ = [
     "AuthError",
@@ -52,10 +61,7 @@ __all__ = [
 
 log = logging.getLogger("fieldapp.sync")
 
-API = "/api/v1"
-BATCH_TARGET_BYTES = 32 * 1024  # compressed; about 4 s at 64 kbit/s
 PULL_LIMIT = 100
-GIVE_UP_AFTER_S = 120.0
 
 # Settings kept in the store.
 SERVER_URL = "server_url"
@@ -66,22 +72,6 @@ IN_FLIGHT = "sync_in_flight"  # revision ids of a push whose answer never came
 LAST_SYNC = "last_sync_at"
 SITES = "sites"
 DECISIONS = "review_decisions"
-
-
-class SyncError(Exception):
-    """A sync or enrollment stopped. Local data is untouched; it can be tried again."""
-
-
-class TransportError(SyncError):
-    """The server could not be reached, or kept failing, until the time limit."""
-
-
-class AuthError(SyncError):
-    """The server refused this device: enroll again with a new code."""
-
-
-class ProtocolError(SyncError):
-    """The server answered something unexpected (a bug on one side, or a wrong address)."""
 
 
 @dataclass
@@ -116,176 +106,8 @@ class SyncReport:
         return self.accepted + self.already_had + self.rejected + self.conflicting_id
 
 
-def parse_enrollment_uri(text: str) -> tuple[str, str | None]:
-    """(code, server address or None) from a scanned QR code or a typed code."""
-    text = text.strip()
-    if text.startswith("dfk://enroll"):
-        query = parse_qs(urlparse(text).query)
-        server = query.get("server", [None])[0]
-        return query.get("code", [""])[0], server
-    return text, None
-
-
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-class Transport:
-    """HTTP to one server: JSON in and out, errors mapped to the SyncError tree, retries.
-
-    `request()` retries connection failures and 5xx answers with exponential backoff and
-    jitter until `give_up_after` seconds have passed without an answer from the server,
-    then raises TransportError. `on_bytes(sent, received)` counts
-    what crossed the wire.
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str | None = None,
-        *,
-        session: requests.Session | None = None,
-        timeout: tuple[float, float] = (10.0, 60.0),
-        give_up_after: float = GIVE_UP_AFTER_S,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 15.0,
-        sleep: Callable[[float], None] = time.sleep,
-        on_bytes: Callable[[int, int], None] | None = None,
-        language: str | None = None,
-    ):
-        self.base_url = base_url.rstrip("/")
-        self.token = token
-        self.language = language  # the server words rejection reasons in it
-        self.session = session or requests.Session()
-        self.timeout = timeout
-        self.give_up_after = give_up_after
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.sleep = sleep
-        self.on_bytes = on_bytes
-        self.retries = 0
-        self._deadline = time.monotonic() + give_up_after
-
-    def restart_clock(self) -> None:
-        self._deadline = time.monotonic() + self.give_up_after
-
-    def backoff(self, attempt: int, why: str) -> None:
-        """Sleep before retry number `attempt` (from 0), or raise TransportError if the time
-        limit would pass."""
-        delay = min(self.backoff_cap, self.backoff_base * 2**attempt)
-        delay *= 0.5 + random.random()  # jitter: dozens of tablets reconnect at once
-        if time.monotonic() + delay > self._deadline:
-            raise TransportError(
-                f"Could not reach the sync server at {self.base_url} ({why}). Nothing was "
-                "lost: the records stay on this tablet. Try again when the connection is "
-                "better."
-            )
-        self.retries += 1
-        log.info("retrying in %.1f s (%s)", delay, why)
-        self.sleep(delay)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        compress: bool = False,
-        params: dict[str, Any] | None = None,
-        retry: bool = True,
-    ) -> requests.Response:
-        """Send and return a 2xx or 4xx response; 4xx are for the caller to interpret."""
-        data = None
-        headers = {"Accept": "application/json"}
-        if self.language:
-            headers["Accept-Language"] = self.language
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        if body is not None:
-            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-            headers["Content-Type"] = "application/json"
-            if compress:
-                data = gzip.compress(data, mtime=0)
-                headers["Content-Encoding"] = "gzip"
-        attempt = 0
-        while True:
-            why = ""
-            try:
-                response = self.session.request(
-                    method,
-                    self.base_url + path,
-                    data=data,
-                    params=params,
-                    headers=headers,
-                    timeout=self.timeout,
-                )
-                received = int(response.headers.get("Content-Length") or len(response.content))
-                if self.on_bytes:
-                    self.on_bytes(len(data or b"") + len(path) + 200, received + 200)
-                if response.status_code < 500:
-                    # The limit is on time without progress: a long sync over a slow link
-                    # that keeps getting answers never gives up.
-                    self.restart_clock()
-                    return response
-                why = f"server error {response.status_code}"
-            except (requests.ConnectionError, requests.Timeout) as error:
-                why = f"connection failed: {type(error).__name__}"
-            except requests.exceptions.ChunkedEncodingError:
-                why = "connection cut while receiving"
-            if not retry:
-                raise TransportError(why)
-            self.backoff(attempt, why)
-            attempt += 1
-
-    def json(self, response: requests.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise ProtocolError(
-                f"The server at {self.base_url} did not answer with JSON (HTTP "
-                f"{response.status_code}). Check the server address."
-            ) from None
-
-
-def error_message(response: requests.Response) -> str:
-    """The server's explanation of a 4xx (its `message`), or the status line."""
-    try:
-        body = response.json()
-        message = body.get("message") or response.reason
-        problems = body.get("problems") or []
-        if problems:
-            message += " " + "; ".join(
-                f"{p.get('where') or p.get('revision_id', '')}: {p.get('message', '')}".strip()
-                for p in problems[:5]
-            )
-        return message
-    except (ValueError, AttributeError):
-        return f"HTTP {response.status_code} {response.reason}"
-
-
-def make_batches(
-    wires: Sequence[dict[str, Any]], target_bytes: int = BATCH_TARGET_BYTES
-) -> list[list[dict[str, Any]]]:
-    """Group revisions so that each batch's gzip is at most about `target_bytes`.
-
-    A single revision larger than that travels alone.
-    """
-    batches: list[list[dict[str, Any]]] = []
-    current: list[dict[str, Any]] = []
-    raw_size = 0
-    for wire in wires:
-        size = len(json.dumps(wire, separators=(",", ":"), ensure_ascii=False).encode())
-        if current and raw_size + size > target_bytes:
-            # The raw size overestimates the gzip size; compress only when it matters.
-            candidate = json.dumps({"revisions": [*current, wire]}).encode()
-            if len(gzip.compress(candidate, compresslevel=6)) > target_bytes:
-                batches.append(current)
-                current, raw_size = [], 0
-        current.append(wire)
-        raw_size += size
-    if current:
-        batches.append(current)
-    return batches
 
 
 class SyncClient:
@@ -489,8 +311,7 @@ class SyncClient:
             self.store.acknowledge(acknowledged)
 
     def _reject(self, wire: dict[str, Any], code: str, message: str, report: SyncReport) -> None:
-        reason = {"path": "", "field": "", "code": code, "message": message}
-        self.store.mark_rejected(wire["revision_id"], [reason])
+        self.store.mark_rejected(wire["revision_id"], [rejection_reason(code, message)])
         report.rejected += 1
         self._progress.records_sent += 1
 

@@ -50,6 +50,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Context, Decimal
 from typing import NamedTuple, Protocol, TypeAlias
 
+from forms.geopoint import ODK_NUMBER, geopoint_numbers
+
 __all__ = [
     "EvaluationContext",
     "Expression",
@@ -154,7 +156,7 @@ _SECONDS_PER_DAY = 86400.0
 
 # JavaRosa's number(): only digits, '-' and '.' (no exponent, no "Infinity"), and a decimal
 # comma is accepted because Collect runs in locales that write 1,5.
-_NUMERIC_TEXT = re.compile(r"[-.0-9]+")
+_NUMERIC_TEXT = ODK_NUMBER  # ODK reads numbers in text the same way everywhere
 
 
 def to_bool(v: Value) -> bool:
@@ -1360,14 +1362,10 @@ def _geo_points(args: tuple[Value, ...]) -> list[tuple[float, float]] | None:
             for segment in to_string(item).split(";"):
                 if not segment.strip():
                     continue  # ODK writes a trailing ';' in some versions
-                parts = segment.split()
-                # The regex keeps out what float() accepts but ODK doesn't: nan, inf, 1_0, 1e5.
-                if not 2 <= len(parts) <= 4 or not all(_NUMERIC_TEXT.fullmatch(p) for p in parts):
+                numbers = geopoint_numbers(segment, odk_numbers=True)
+                if numbers is None:
                     return None
-                try:
-                    lat, lon, *_rest = (float(part) for part in parts)
-                except ValueError:  # "1-2"
-                    return None
+                lat, lon = numbers[0], numbers[1]
                 if not (-90 <= lat <= 90 and -180 <= lon <= 180):
                     return None
                 points.append((lat, lon))

@@ -38,6 +38,8 @@ from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points, unary_union
 
+from forms.geopoint import parse_geopoint  # re-exported: the geography API takes geopoints
+
 __all__ = [
     "EARTH_RADIUS_M",
     "District",
@@ -86,38 +88,6 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dlmb = math.radians(lon2 - lon1)
     h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
-def parse_geopoint(text: str) -> tuple[float, float, float | None, float | None]:
-    """Split an ODK geopoint answer "lat lon [altitude [accuracy]]" into numbers.
-
-    Returns (lat, lon, altitude, accuracy), with None for the parts that are absent.
-    Raises ValueError, quoting the text, when it is not a geopoint.
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"geopoint must be text like '-17.879 36.888 0 5', got {text!r}")
-    parts = text.split()
-    if not 2 <= len(parts) <= 4:
-        raise ValueError(
-            f"geopoint {text!r} must be 'latitude longitude [altitude [accuracy]]', "
-            f"separated by spaces"
-        )
-    try:
-        numbers = [float(part) for part in parts]
-    except ValueError:
-        raise ValueError(f"geopoint {text!r} has a part that is not a number") from None
-    if any(not math.isfinite(n) for n in numbers):
-        raise ValueError(f"geopoint {text!r} has a part that is not a finite number")
-    lat, lon = numbers[0], numbers[1]
-    if not -90 <= lat <= 90:
-        raise ValueError(f"geopoint {text!r}: latitude {lat} is outside -90..90")
-    if not -180 <= lon <= 180:
-        raise ValueError(f"geopoint {text!r}: longitude {lon} is outside -180..180")
-    altitude = numbers[2] if len(numbers) > 2 else None
-    accuracy = numbers[3] if len(numbers) > 3 else None
-    if accuracy is not None and accuracy < 0:
-        raise ValueError(f"geopoint {text!r}: accuracy {accuracy} must not be negative")
-    return lat, lon, altitude, accuracy
 
 
 def _distance_to_geometry_m(lat: float, lon: float, geometry: BaseGeometry) -> float:

@@ -12,9 +12,10 @@ coordinator's review.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+
+from forms.text import strip_accents
 
 NAME_THRESHOLD = 0.85
 
@@ -39,8 +40,7 @@ class Match:
 
 def normalise_name(name: str) -> str:
     """Lower case, no accents or punctuation, words sorted: "Mussá, Ana" -> "ana mussa"."""
-    text = unicodedata.normalize("NFKD", name or "")
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = strip_accents(name or "").lower()
     words = re.findall(r"[a-z]+", text)
     return " ".join(sorted(words))
 

@@ -31,6 +31,7 @@ from forms.model import (
     Translations,
     language_code,
 )
+from forms.plan import CHOICE_COLUMN_PREFIX, dependency_order, rewrite_choice_filter
 
 # pyxform's names for a few types differ from the XLSForm spelling.
 _PYXFORM_TYPES = {
@@ -99,12 +100,6 @@ _COLUMN_OF = {
 _YES = {"yes", "true", "true()"}
 _NO = {"", "no", "false", "false()"}
 _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-# choice_filter expressions name columns of the choices sheet bare ("district = ${district}").
-_BARE_NAME = re.compile(
-    r"""('[^']*'|"[^"]*"|\$\{[^}]*\})|([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)(\s*\()?"""
-)
-_OPERATOR_WORDS = {"and", "or", "div", "mod"}
-CHOICE_COLUMN_PREFIX = "__choice__"
 
 
 @dataclass(frozen=True)
@@ -185,22 +180,6 @@ def _problem_from_pyxform(error: PyXFormError) -> FormProblem:
         row=int(row.group(1)) if row else None,
         column=column.group(1) if column else None,
     )
-
-
-def rewrite_choice_filter(text: str) -> str:
-    """Turn the bare choice-sheet column names of a choice_filter into references.
-
-    `district = ${district}` becomes `${__choice__district} = ${district}`, which the
-    expression engine understands; the validator resolves those names on each choice.
-    """
-
-    def replace(match: re.Match[str]) -> str:
-        literal_or_reference, name, call = match.groups()
-        if literal_or_reference or call or name in _OPERATOR_WORDS:
-            return match.group(0)
-        return "${" + CHOICE_COLUMN_PREFIX + name + "}"
-
-    return _BARE_NAME.sub(replace, text)
 
 
 class _FormBuilder:
@@ -505,8 +484,6 @@ class _FormBuilder:
                 )
 
     def _check_cycles(self, form: Form) -> None:
-        from forms.validation import dependency_order  # the order lives with its only user
-
         try:
             dependency_order(form)
         except ValueError as error:

@@ -25,10 +25,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from forms.expressions import Expression, NodeSet, Value, to_number, to_string
-from forms.loader import CHOICE_COLUMN_PREFIX, rewrite_choice_filter
+from forms.expressions import NodeSet, Value, to_number, to_string
+from forms.geopoint import geopoint_numbers, split_geopoint
 from forms.messages import message
 from forms.model import Choice, Form, Group, Node, Question, Repeat
+from forms.paths import answer_path
+from forms.plan import (
+    CHOICE_COLUMN_PREFIX,
+    Step,
+    build_plan,
+    rewrite_choice_filter,
+)
 from forms.standards import Rating, Thresholds, assess, load_thresholds
 
 Index = tuple[int, ...]  # 0-based instance numbers of the enclosing repeats, outermost first
@@ -60,7 +67,18 @@ class FieldIssue:
     severity: Severity = "error"
 
     def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "field": self.name, "code": self.code, "message": self.message}
+        """The issue as the reason a revision was rejected (the protocol's `Reason`)."""
+        return rejection_reason(self.code, self.message, field=self.name, path=self.path)
+
+
+def rejection_reason(code: str, message: str, *, field: str = "", path: str = "") -> dict[str, str]:
+    """Why a revision was rejected, as the sync protocol's `Reason` carries it.
+
+    The one spelling of a reason, for the validator's issues and for the checks the server
+    and the tablet make themselves (unknown form, conflicting id, too large, out of scope).
+    `path` is empty when the reason is about the whole revision.
+    """
+    return {"path": path, "field": field, "code": code, "message": message}
 
 
 @dataclass
@@ -157,159 +175,13 @@ def _default_thresholds() -> Thresholds:
     return load_thresholds()
 
 
-# --- the per-form plan, built once ------------------------------------------------------
-
-
-_Step = tuple[Any, str, str | None, int, Any, Any]
-
-
-@dataclass
-class _Plan:
-    """Everything about a form the validator looks up, as plain dicts (this is a hot path:
-    a pydantic model's private attributes are much slower to reach)."""
-
-    order: list[Node]  # nodes whose relevance or value is computed, dependencies first
-    parent: dict[str, Node | None]
-    names_at_level: dict[str | None, set[str]]  # repeat name (None = top) -> record keys
-    checked: list[Question]  # questions to check, document order
-    nodes: dict[str, Node]
-    choices: dict[str, dict[str, Choice]]
-    expressions: dict[str, Expression]  # every expression text of the form, parsed
-    repeats_with_count: list[Repeat]
-    # `order` with what computing each node needs, looked up once per form.
-    steps: list[_Step] = field(default_factory=list)
-
-    def expression(self, text: str) -> Expression:
-        return self.expressions[text]
-
-
-class CycleError(ValueError):
-    def __init__(self, message: str, node_name: str):
-        super().__init__(message)
-        self.node_name = node_name
-
-
-def dependency_order(form: Form) -> list[Node]:
-    """Nodes in an order where every relevance and calculation comes after what it uses.
-
-    Raises CycleError (a ValueError) naming a node on a cycle, such as a calculation that
-    depends on itself through another.
-    """
-    return _plan(form).order
-
-
-def _plan(form: Form) -> _Plan:
-    cached = form._engine_cache.get("plan")
-    if cached is not None:
-        return cached
-
-    parent: dict[str, Node | None] = {}
-    names_at_level: dict[str | None, set[str]] = {None: set()}
-
-    def visit(nodes: list[Node], container: Node | None, level: str | None) -> None:
-        for node in nodes:
-            parent[node.name] = container
-            names_at_level[level].add(node.name)
-            if isinstance(node, Repeat):
-                names_at_level[node.name] = set()
-                visit(node.children, node, node.name)
-            elif isinstance(node, Group):
-                # Groups don't appear in records; their children sit at the same level.
-                names_at_level[level].discard(node.name)
-                visit(node.children, node, level)
-
-    visit(form.children, None, None)
-
-    nodes = list(form.walk())
-    position = {node.name: i for i, node in enumerate(nodes)}
-    depends_on: dict[str, set[str]] = {}
-    for node in nodes:
-        deps: set[str] = set()
-        if node.relevant:
-            deps |= form.expression(node.relevant).references
-        if isinstance(node, Question) and node.calculation:
-            deps |= form.expression(node.calculation).references
-        if parent[node.name] is not None:
-            deps.add(parent[node.name].name)  # type: ignore[union-attr]
-        deps.discard(node.name)
-        depends_on[node.name] = {name for name in deps if name in position}
-
-    # Kahn's algorithm, taking the earliest node in the form first so the order is stable.
-    import heapq
-
-    waiting = {name: len(deps) for name, deps in depends_on.items()}
-    users: dict[str, list[str]] = {name: [] for name in depends_on}
-    for name, deps in depends_on.items():
-        for dep in deps:
-            users[dep].append(name)
-    ready = [position[name] for name, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
-    order: list[Node] = []
-    while ready:
-        node = nodes[heapq.heappop(ready)]
-        order.append(node)
-        for user in users[node.name]:
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                heapq.heappush(ready, position[user])
-    if len(order) < len(nodes):
-        stuck = min((name for name, count in waiting.items() if count), key=position.get)
-        cycle = sorted(
-            (n for n, c in waiting.items() if c and n in depends_on[stuck] | {stuck}),
-            key=position.get,
-        )
-        raise CycleError(
-            f"'{stuck}' depends on itself through a cycle of calculations or relevance "
-            f"({' -> '.join(cycle)})",
-            stuck,
-        )
-
-    checked = [q for q in form.questions() if q.type != "note"]
-    texts: set[str] = set()
-    for node in nodes:
-        texts.update(t for t in (node.relevant,) if t)
-        if isinstance(node, Repeat) and node.repeat_count:
-            texts.add(node.repeat_count)
-        if isinstance(node, Question):
-            texts.update(t for t in (node.calculation, node.constraint, node.soft_constraint) if t)
-            if node.required and node.required != "yes":
-                texts.add(node.required)
-            if node.choice_filter:
-                texts.add(rewrite_choice_filter(node.choice_filter))
-    plan = _Plan(
-        order=order,
-        parent=parent,
-        names_at_level=names_at_level,
-        checked=checked,
-        nodes={node.name: node for node in nodes},
-        choices={name: {c.name: c for c in items} for name, items in form.choices.items()},
-        expressions={text: form.expression(text) for text in texts},
-        repeats_with_count=[r for r in form.repeats() if r.repeat_count],
-    )
-    for node in order:
-        container = parent[node.name]
-        calculation = node.calculation if isinstance(node, Question) else None
-        plan.steps.append(
-            (
-                node,
-                node.name,
-                container.name if container is not None else None,
-                len(container.repeat_path) if container is not None else 0,
-                plan.expressions[node.relevant] if node.relevant else None,
-                plan.expressions[calculation] if calculation else None,
-            )
-        )
-    form._engine_cache["plan"] = plan
-    return plan
-
-
 # --- one validation run -------------------------------------------------------------------
 
 
 class _Run:
     def __init__(self, form: Form, record: Any, language: str | None, now: dt.datetime, geo):
         self.form = form
-        self.plan = _plan(form)
+        self.plan = build_plan(form)
         self.record = record
         self.language = form.language_for(language) if language else form.default_language
         self.message_language = _code_of(self.language, language)
@@ -389,7 +261,7 @@ class _Run:
 
     # computing relevance and calculations -------------------------------------------
 
-    def _compute(self, step: _Step) -> None:
+    def _compute(self, step: Step) -> None:
         node, name, container, container_depth, relevant_expr, calc_expr = step
         relevance, values, answers = self.relevance, self.values, self.answers
         is_question = isinstance(node, Question)
@@ -570,7 +442,7 @@ class _Run:
         ]
 
     def _check_geopoint_place(self, question: Question, index: Index, path: str, raw: str):
-        lat, lon, _alt, accuracy = _split_geopoint(raw)
+        lat, lon, _alt, accuracy = split_geopoint(raw)
         parameters = question.parameters
         limit = float(
             parameters.get("warning-accuracy")
@@ -906,22 +778,11 @@ def _parse_datetime(raw: Any) -> dt.datetime | None:
         return None
 
 
-def _split_geopoint(raw: str) -> tuple[float, float, float | None, float | None]:
-    parts = [float(p) for p in raw.split()]
-    lat, lon = parts[0], parts[1]
-    alt = parts[2] if len(parts) > 2 else None
-    accuracy = parts[3] if len(parts) > 3 else None
-    return lat, lon, alt, accuracy
-
-
 def _geopoint_problem(question: Question, raw: Any, lang: str) -> tuple[str, str] | None:
     if not isinstance(raw, str):
         return "geopoint", message("geopoint", lang, value=_shorten(raw))
-    try:
-        parts = [float(p) for p in raw.split()]
-    except ValueError:
-        return "geopoint", message("geopoint", lang, value=_shorten(raw))
-    if not 2 <= len(parts) <= 4 or not all(math.isfinite(p) for p in parts):
+    parts = geopoint_numbers(raw)
+    if parts is None or not all(math.isfinite(p) for p in parts):
         return "geopoint", message("geopoint", lang, value=_shorten(raw))
     lat, lon = parts[0], parts[1]
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
@@ -971,10 +832,7 @@ def _path_of(
     """ "members[2].age" for age in the second member; repeat positions count from 1."""
     if repeat_path is None:
         repeat_path = form.node(name).repeat_path
-    parts = [f"{repeat}[{i + 1}]" for repeat, i in zip(repeat_path, index, strict=False)]
-    if not repeat_path or repeat_path[-1] != name:
-        parts.append(name)
-    return ".".join(parts)
+    return answer_path(name, repeat_path, index)
 
 
 def path_of(form: Form, name: str, index: Index = ()) -> str:

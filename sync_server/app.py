@@ -44,11 +44,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from forms import FORMS_DIR, FormLoadError, bundled_form_paths
-from sync_server import auth, records, validation
-from sync_server.auth import Principal
-from sync_server.catalog import PublishError, load_sites, publish_form, published_forms
-from sync_server.db import Database
-from sync_server.protocol import (
+from forms.paths import format_path
+from forms.validation import rejection_reason
+from sync_core.protocol import (
     API_PREFIX,
     MAX_CURSOR,
     PROTOCOL_VERSION,
@@ -68,6 +66,10 @@ from sync_server.protocol import (
     StateRequest,
     StateResponse,
 )
+from sync_server import auth, records, validation
+from sync_server.auth import Principal
+from sync_server.catalog import PublishError, load_sites, publish_form, published_forms
+from sync_server.db import Database
 
 log = logging.getLogger("sync_server")
 
@@ -97,11 +99,7 @@ def _problems(errors: list[Any]) -> list[dict[str, Any]]:
     """Pydantic errors as {where, message}; never the input value (it may be personal)."""
     problems = []
     for error in errors:
-        where = ""
-        for part in error.get("loc", ()):
-            if part == "body":
-                continue
-            where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else part)
+        where = format_path(part for part in error.get("loc", ()) if part != "body")
         problems.append({"where": where, "message": error.get("msg", "invalid")})
     return problems
 
@@ -614,7 +612,7 @@ def _unknown_form(conn: Any, form_id: str, version: str) -> dict[str, str]:
             f"Form {form_id!r} is not published on this server. Ask the coordinator to "
             "publish it (sync-server publish-form)."
         )
-    return {"path": "", "field": "form_version", "code": "unknown-form", "message": message}
+    return rejection_reason("unknown-form", message, field="form_version")
 
 
 def _language(header: str | None) -> str | None:
@@ -627,7 +625,7 @@ def _language(header: str | None) -> str | None:
 
 
 def _reason(field: str, message: str) -> dict[str, str]:
-    return {"path": "", "field": field, "code": field, "message": message}
+    return rejection_reason(field, message, field=field)
 
 
 def _parse_time(text: str) -> dt.datetime | None:

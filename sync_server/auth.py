@@ -21,14 +21,13 @@ import sqlite3
 import uuid
 from dataclasses import dataclass, field
 
-from sync_server.protocol import Role
+from sync_core.protocol import Role
 
 # No 0/O, 1/I/L: a code is read aloud over a bad phone line and typed on a tablet.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 10
 CODE_LIFETIME = dt.timedelta(days=7)
 TOKEN_PREFIX = "dfk_"
-ENROLL_URI_PREFIX = "dfk://enroll"
 
 
 @dataclass(frozen=True)
@@ -81,12 +80,6 @@ def normalise_code(code: str) -> str:
 
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def enrollment_uri(code: str, server_url: str | None = None) -> str:
-    """What the QR code holds; the app's scanner reads the code (and server) from it."""
-    uri = f"{ENROLL_URI_PREFIX}?code={code}"
-    return f"{uri}&server={server_url}" if server_url else uri
 
 
 def create_code(

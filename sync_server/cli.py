@@ -128,6 +128,7 @@ def _enroll(args: argparse.Namespace) -> int:
 
     import qrcode
 
+    from sync_core.protocol import enrollment_uri
     from sync_server import auth
     from sync_server.db import Database
 
@@ -149,7 +150,7 @@ def _enroll(args: argparse.Namespace) -> int:
     qr_dir.mkdir(parents=True, exist_ok=True)
     # The file name carries no name or code: the folder may be shared or backed up.
     qr_path = qr_dir / f"enroll-{auth.sha256(code)[:12]}.png"
-    qrcode.make(auth.enrollment_uri(code, args.server_url)).save(qr_path)
+    qrcode.make(enrollment_uri(code, args.server_url)).save(qr_path)
     print(f"Enrollment code: {code}")
     print(f"Valid until:     {auth.iso(expires)} (one device, once)")
     print(f"QR image:        {qr_path}")

@@ -10,6 +10,7 @@ commit is on disk, so a device told "accepted" can forget the revision.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import queue
 import sqlite3
@@ -20,6 +21,9 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+
+from sync_core import sqlite
+from sync_core.sqlite import run_script
 
 log = logging.getLogger("sync_server.db")
 T = TypeVar("T")
@@ -181,37 +185,20 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema up to date; safe to run at every start."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
-            if number == 1:
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('server_id', ?)",
-                    (f"srv-{uuid.uuid4().hex[:16]}",),
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        log.info("database schema migrated to version %d", number)
 
+    def step(number: int, script: str) -> None:
+        run_script(conn, script)
+        if number == 1:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('server_id', ?)",
+                (f"srv-{uuid.uuid4().hex[:16]}",),
+            )
 
-def _statements(script: str) -> Iterator[str]:
-    # sqlite3.executescript would commit our transaction; split on the statement ends.
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        if line.strip().startswith("--"):
-            continue
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            yield buffer.strip()
-            buffer = ""
-    if buffer.strip():
-        yield buffer.strip()
+    sqlite.migrate(
+        conn,
+        [functools.partial(step, number, script) for number, script in enumerate(MIGRATIONS, 1)],
+        on_migrated=lambda number: log.info("database schema migrated to version %d", number),
+    )
 
 
 class WriterStopped(RuntimeError):

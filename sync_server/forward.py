@@ -18,14 +18,9 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 
-from fieldapp.sync_client import (
-    API,
-    BATCH_TARGET_BYTES,
-    SyncError,
-    Transport,
-    error_message,
-    make_batches,
-)
+from sync_core.protocol import API_PREFIX as API
+from sync_core.protocol import BATCH_TARGET_BYTES
+from sync_core.transport import SyncError, Transport, error_message, make_batches
 from sync_server.auth import iso, now_utc
 from sync_server.db import Database
 

@@ -15,10 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fieldapp.hlc import MAX_COUNTER, format_hlc, is_far_future, parse_hlc
-from sync_server import merge
+from forms.validation import rejection_reason
+from sync_core import merge
+from sync_core.hlc import MAX_COUNTER, format_hlc, is_far_future, parse_hlc
+from sync_core.protocol import body_hash, canonical_json
 from sync_server.auth import Principal, iso, now_utc
-from sync_server.protocol import canonical_json
 
 # Ids of what the server derives (merge revisions, conflicts) are uuid5s of their inputs,
 # so a national server fed the same revisions in the same order derives the same ids.
@@ -59,7 +60,7 @@ class StoredResult:
 
 def incoming(raw: dict[str, Any]) -> Incoming:
     body = canonical_json(raw)
-    return Incoming(raw=raw, body=body, sha256=hashlib.sha256(body.encode()).hexdigest())
+    return Incoming(raw=raw, body=body, sha256=body_hash(body))
 
 
 def ordering_hlc(hlc: str, now_ms: int) -> tuple[str, str | None]:
@@ -101,14 +102,13 @@ def store_batch(
             result.status = "already-had" if existing["sha256"] == item.sha256 else "conflicting-id"
             if result.status == "conflicting-id":
                 result.reasons = [
-                    {
-                        "path": "",
-                        "field": "revision_id",
-                        "code": "conflicting-id",
-                        "message": f"The server already holds a different revision with id "
+                    rejection_reason(
+                        "conflicting-id",
+                        f"The server already holds a different revision with id "
                         f"{item.revision_id}. It was not stored; report this device to the "
                         "coordinator.",
-                    }
+                        field="revision_id",
+                    )
                 ]
         elif item.reasons:
             result.status = "rejected"
@@ -294,7 +294,7 @@ def _add_merge_revision(
         conn,
         revision,
         body,
-        hashlib.sha256(body.encode()).hexdigest(),
+        body_hash(body),
         hlc_order=ordering_hlc(revision["hlc"], int(now.timestamp() * 1000))[0],
         hlc_flag=None,
         uploaded_by=SERVER_NODE,
@@ -568,7 +568,7 @@ def resolve_conflict(
         conn,
         revision,
         body,
-        hashlib.sha256(body.encode()).hexdigest(),
+        body_hash(body),
         hlc_order=ordering_hlc(revision["hlc"], int(now.timestamp() * 1000))[0],
         hlc_flag=None,
         uploaded_by=principal.account_id,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fieldapp.hlc import (
+from sync_core.hlc import (
     MAX_COUNTER,
     MAX_DRIFT_MS,
     HybridClock,

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync_server.merge import (
+from sync_core.merge import (
     DELETED,
     Node,
     flatten,

@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from fieldapp.hlc import format_hlc, parse_hlc
 from fieldapp.store import (
     AUDIT_DETAIL_KEYS,
     SCHEMA_VERSION,
@@ -27,6 +26,7 @@ from fieldapp.store import (
     StoreError,
     migrate,
 )
+from sync_core.hlc import format_hlc, parse_hlc
 
 FORM = "household_registration"
 

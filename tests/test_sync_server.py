@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from benchmarks.bench_sync import run_load
-from sync_server.protocol import canonical_json
+from sync_core.protocol import canonical_json
 from tests.sync_helpers import (
     DISTRICT,
     FORM_ID,

@@ -25,6 +25,7 @@ from kivy.uix.togglebutton import ToggleButton
 
 from fieldapp.i18n import _
 from fieldapp.session import FormSession, Slot
+from forms.text import strip_accents
 from forms.validation import FieldIssue
 
 ERROR_COLOUR = (0.75, 0.1, 0.1, 1)
@@ -653,10 +654,7 @@ def _searchable(appearance: str | None, count: int) -> bool:
 
 def _folded(text: str) -> str:
     """Case- and accent-insensitive text for searching ("África" matches "africa")."""
-    import unicodedata
-
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
+    return strip_accents(text.lower()).strip()
 
 
 WIDGETS: dict[str, type[QuestionWidget]] = {

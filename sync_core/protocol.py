@@ -1,5 +1,9 @@
 """The wire format of the sync protocol, version 1, shared by the server and the device client.
 
+Layer 1 (`sync_core`): imported by `sync_server` (requests are validated with these models,
+`/openapi.json` is generated from them) and by `fieldapp` (the API prefix, the batch size,
+the enrollment URI, and the check of every pulled revision against `Revision`).
+
 Every body is JSON. Pushes travel gzip-compressed (`Content-Encoding: gzip`). The models
 here are the single definition of each message: the server validates requests with them
 and `/openapi.json` is generated from them; the client builds its requests with them.
@@ -14,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,8 +30,11 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 HLC_PATTERN = r"^\d{15}-\d{5}-[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$"
 
-# The device's unit of upload. Small, so that a 2G link dropping every 30 s (64 kbit/s is
-# about 8 KB/s) still gets whole batches through.
+# What a supervisor's QR code holds: `dfk://enroll?code=...[&server=...]`.
+ENROLL_URI_PREFIX = "dfk://enroll"
+
+# The device's unit of upload, gzipped (about 4 s at 64 kbit/s). Small, so that a 2G link
+# dropping every 30 s (64 kbit/s is about 8 KB/s) still gets whole batches through.
 BATCH_TARGET_BYTES = 32 * 1024
 MAX_BATCH_REVISIONS = 500
 MAX_STATUS_IDS = 1000
@@ -41,9 +49,30 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def body_hash(body: str) -> str:
+    """The sha256 of a revision's canonical JSON text (`canonical_json`), as stored."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
 def content_hash(revision: dict[str, Any]) -> str:
     """The sha256 of a revision's canonical JSON: equal hashes mean equal revisions."""
-    return hashlib.sha256(canonical_json(revision).encode("utf-8")).hexdigest()
+    return body_hash(canonical_json(revision))
+
+
+def enrollment_uri(code: str, server_url: str | None = None) -> str:
+    """What the QR code holds; the app's scanner reads the code (and server) from it."""
+    uri = f"{ENROLL_URI_PREFIX}?code={code}"
+    return f"{uri}&server={server_url}" if server_url else uri
+
+
+def parse_enrollment_uri(text: str) -> tuple[str, str | None]:
+    """(code, server address or None) from a scanned QR code or a typed code."""
+    text = text.strip()
+    if text.startswith(ENROLL_URI_PREFIX):
+        query = parse_qs(urlparse(text).query)
+        server = query.get("server", [None])[0]
+        return query.get("code", [""])[0], server
+    return text, None
 
 
 # Cursors are server sequence numbers: SQLite integers, so at most 2**63 - 1. A larger one

@@ -21,11 +21,13 @@ Two levels are offered:
 
 from __future__ import annotations
 
-import heapq
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from forms.graph import topological_order
+from forms.paths import format_path
 
 Path = tuple[str | int, ...]  # ("members", 2, "age"); repeat positions count from 1
 LENGTH = "#"  # path segment holding the number of instances of a repeat
@@ -34,15 +36,7 @@ DELETED: Any = type("Deleted", (), {"__repr__": lambda self: "DELETED"})()
 
 def path_text(path: Path) -> str:
     """`("members", 2, "age")` -> `"members[2].age"`, the form engine's spelling."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part == LENGTH:
-            text += "[#]"
-        else:
-            text += f".{part}" if text else part
-    return text
+    return format_path(path, count_marker=LENGTH)
 
 
 def _is_repeat(value: Any) -> bool:
@@ -340,26 +334,12 @@ def merge_record(nodes: Iterable[Node]) -> RecordState:
 
 
 def _causal_order(by_id: Mapping[str, Node]) -> list[Node]:
-    """Parents before children (Kahn's algorithm); among the ready ones, lowest key first."""
-    children: dict[str, list[str]] = {rid: [] for rid in by_id}
-    waiting: dict[str, int] = {}
-    for node in by_id.values():
-        known = [p for p in set(node.parents) if p in by_id]
-        waiting[node.revision_id] = len(known)
-        for parent in known:
-            children[parent].append(node.revision_id)
-    ready = [(by_id[rid].key, rid) for rid, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
-    order: list[Node] = []
-    while ready:
-        _, rid = heapq.heappop(ready)
-        order.append(by_id[rid])
-        for child in children[rid]:
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                heapq.heappush(ready, (by_id[child].key, child))
+    """Parents before children; among the ready ones, lowest key first."""
+    parents = {rid: [p for p in set(node.parents) if p in by_id] for rid, node in by_id.items()}
+    ids, _waiting = topological_order(parents, lambda rid: by_id[rid].key)
+    order = [by_id[rid] for rid in ids]
     if len(order) != len(by_id):  # a cycle can only come from forged parent ids
-        seen = {node.revision_id for node in order}
+        seen = set(ids)
         order.extend(sorted((n for n in by_id.values() if n.revision_id not in seen), key=_key))
     return order
 

@@ -1,0 +1,266 @@
+"""Testing helpers for the sync server, used by the tests and the benchmarks alike.
+
+A REAL server process on a free 127.0.0.1 port (`ServerProcess`), enrollment through the
+real CLI, and households and revisions to push. Callers talk to the server over HTTP only;
+they may read its SQLite file (read-only) to count rows, as an administrator would.
+
+This module lives in the package, not in tests/, so that benchmarks never import tests.
+Nothing in the server imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_FORMS = ROOT / "tests" / "data"  # the checkout's small test forms (mini_household.md)
+DISTRICT = "MZ1120"  # Namacurra
+OTHER_DISTRICT = "MZ1122"  # Nicoadala
+SITE = "MOZ-ZAM-0001"
+FORM_ID = "mini_household"
+FORM_VERSION = "1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `sync-server <args> --data-dir DIR` as a user would."""
+    command = [sys.executable, "-m", "sync_server.cli", *args, "--data-dir", str(data_dir)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@dataclass
+class ServerProcess:
+    """`sync-server serve` in a subprocess; `kill()` and `start()` again on the same data."""
+
+    data_dir: Path
+    forms_dir: Path | None = TEST_FORMS
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    extra_args: tuple[str, ...] = ()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.port = self.port or free_port()
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        command = [sys.executable, "-m", "sync_server.cli", "serve", "--data-dir",
+                   str(self.data_dir), "--port", str(self.port)]  # fmt: skip
+        if self.forms_dir is not None:
+            command += ["--forms-dir", str(self.forms_dir)]
+        command += self.extra_args
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited at start:\n{self.log()}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not start in {timeout} s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, like a power cut at the district office. The whole
+        process group goes: the server and its validation workers."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=15)
+        if self.process is not None:
+            # Whatever is left of its group (validation workers) goes with it.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def enroll_code(
+        self,
+        enumerator: str = "Test Enumerator",
+        district: str = DISTRICT,
+        sites: tuple[str, ...] = (),
+        server_role: bool = False,
+    ) -> str:
+        args = ["enroll", "--enumerator", enumerator, "--district", district]
+        for site in sites:
+            args += ["--site", site]
+        if server_role:
+            args.append("--server-role")
+        output = cli(self.data_dir, *args).stdout
+        return re.search(r"Enrollment code: (\S+)", output).group(1)
+
+    def quick_code(
+        self,
+        district: str = DISTRICT,
+        sites: tuple[str, ...] = (),
+        enumerator: str = "Test Enumerator",
+        server_role: bool = False,
+    ) -> str:
+        """What `sync-server enroll` does, without starting a process (tests enroll many)."""
+        from sync_server import auth as server_auth
+
+        conn = sqlite3.connect(self.data_dir / "sync.db", isolation_level=None, timeout=30)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            code, _ = server_auth.create_code(
+                conn,
+                name=enumerator,
+                district=district,
+                sites=list(sites),
+                role="server" if server_role else "device",
+            )
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return code
+
+    def enroll(self, device_id: str | None = None, **kwargs: Any) -> tuple[str, str]:
+        """(device_id, token) for a new device enrolled over HTTP."""
+        device_id = device_id or str(uuid.uuid4())
+        code = self.quick_code(**kwargs)
+        response = requests.post(
+            self.url + "/api/v1/enroll", json={"code": code, "device_id": device_id}, timeout=10
+        )
+        if response.status_code != 200:
+            raise AssertionError(f"enrollment failed: {response.text}")
+        return device_id, response.json()["token"]
+
+    def coordinator_token(self, district: str = DISTRICT) -> str:
+        output = cli(self.data_dir, "coordinator", "--name", "Coord", "--district", district)
+        return re.search(r"Token \(shown once\):\s+(\S+)", output.stdout).group(1)
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Read the server's database as an administrator would (read-only)."""
+        conn = sqlite3.connect(f"file:{self.data_dir / 'sync.db'}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path, forms_dir: Path | None = TEST_FORMS) -> Iterator[ServerProcess]:
+    server = ServerProcess(data_dir, forms_dir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def household(
+    head: str = "Ana Mussa",
+    *,
+    district: str = DISTRICT,
+    site_id: str = SITE,
+    members: int = 3,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Answers of the mini household form (tests/data/mini_household.md)."""
+    answers: dict[str, Any] = {
+        "district": district,
+        "site_id": site_id,
+        "head_name": head,
+        "shelter": "school",
+        "members": [
+            {"name": head if i == 0 else f"Member {i}", "age": 30 - i, "sex": "f" if i % 2 else "m"}
+            for i in range(members)
+        ],
+    }
+    answers.update(extra)
+    return answers
+
+
+def revision(
+    device_id: str,
+    answers: dict[str, Any] | None = None,
+    *,
+    record_id: str | None = None,
+    parent: str | None = None,
+    hlc_ms: int | None = None,
+    form_id: str = FORM_ID,
+    form_version: str = FORM_VERSION,
+) -> dict[str, Any]:
+    """A revision as a device sends it."""
+    ms = hlc_ms if hlc_ms is not None else int(time.time() * 1000)
+    return {
+        "revision_id": str(uuid.uuid4()),
+        "record_id": record_id or str(uuid.uuid4()),
+        "parent_revision_id": parent,
+        "form_id": form_id,
+        "form_version": form_version,
+        "device_id": device_id,
+        "hlc": f"{ms:015d}-00000-{device_id}",
+        "created_at": "2024-03-14T09:30:00Z",
+        "answers": answers if answers is not None else household(),
+    }
+
+
+def push(
+    url: str,
+    token: str,
+    device_id: str,
+    revisions: list[dict[str, Any]],
+    *,
+    batch_id: str | None = None,
+) -> requests.Response:
+    """POST /api/v1/push with a gzip body, as the tablet does."""
+    body = {
+        "device_id": device_id,
+        "batch_id": batch_id or uuid.uuid4().hex,
+        "revisions": revisions,
+    }
+    return requests.post(
+        url + "/api/v1/push",
+        data=gzip.compress(json.dumps(body).encode()),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
+        timeout=30,
+    )
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
