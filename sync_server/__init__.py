@@ -3,12 +3,32 @@
     from sync_server import create_app
     app = create_app("sync-data")          # or: sync-server serve --data-dir sync-data
 
-Modules: `protocol` (wire models shared with the tablet client), `db` (schema and the single
-writer), `merge` (pure three-way merge), `records` (storing batches, merged records, pulls),
-`auth` (enrollment codes, tokens, scope), `catalog` (published forms, sites, record scope),
-`app` (the HTTP API), `forward` (to the national server), `cli` (the `sync-server` command).
+Layer 2 (docs/architecture.md): imports `sync_core` and `forms`, never `fieldapp`.
+
+Modules: `app` (create_app: the app factory), `routes/` (one thin router per area),
+`problems` (the one error type and its code catalogue), `ingest` (upload checks), `records`
+(storing batches, merged records, pulls, conflicts), `db` (schema and the single writer),
+`auth` (enrollment codes, tokens, scope), `catalog` (published forms, sites), `validation`
+(the worker processes), `forward` (to the national server), `cli` (the `sync-server`
+command), `testing` (a real server process for tests and benchmarks).
+
+`create_app` is imported on first use, so `sync-server` commands that don't serve HTTP
+start without loading FastAPI.
 """
 
-from sync_server.app import create_app
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sync_server.app import create_app
 
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from sync_server.app import create_app
+
+        return create_app
+    raise AttributeError(f"module 'sync_server' has no attribute {name!r}")

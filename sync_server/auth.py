@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from sync_core.protocol import Role
+from sync_server.problems import Problem
 
 # No 0/O, 1/I/L: a code is read aloud over a bad phone line and typed on a tablet.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -46,13 +47,15 @@ class Principal:
         return not self.sites or site_id is None or site_id in self.sites
 
 
-class EnrollmentError(Exception):
-    """The code can't be used; the message says why and what to do."""
+class EnrollmentError(Problem):
+    """The code can't be used; the message says why and what to do.
+
+    A refused code is 403 (`expired`, `unknown-code`, `revoked`), one already used 409
+    (`used`, `device-id-taken`): the statuses are the catalogue's (`sync_server.problems`).
+    """
 
     def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, status=403 if code == "revoked" else None)
 
 
 def sha256(text: str) -> str:

@@ -98,6 +98,23 @@ def published_forms(conn: sqlite3.Connection) -> list[PublishedForm]:
     ]
 
 
+def form_files(conn: sqlite3.Connection, data_dir: Path) -> dict[tuple[str, str], Path]:
+    """(form id, version) -> the published file, for every version ever published."""
+    return {(f.form_id, f.version): data_dir / "forms" / f.file_name for f in published_forms(conn)}
+
+
+def form_info(form: PublishedForm) -> dict[str, Any]:
+    """A published form as the protocol's `FormInfo` lists it."""
+    return {
+        "form_id": form.form_id,
+        "version": form.version,
+        "title": form.title,
+        "sha256": form.sha256,
+        "size": form.size,
+        "current": form.current,
+    }
+
+
 def load_sites(path: Path | None) -> list[dict[str, Any]]:
     """The transit sites from a GeoJSON file (properties only); empty if there is none."""
     if path is None or not path.is_file():

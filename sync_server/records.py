@@ -20,6 +20,7 @@ from sync_core import merge
 from sync_core.hlc import MAX_COUNTER, format_hlc, is_far_future, parse_hlc
 from sync_core.protocol import body_hash, canonical_json
 from sync_server.auth import Principal, iso, now_utc
+from sync_server.problems import Problem
 
 # Ids of what the server derives (merge revisions, conflicts) are uuid5s of their inputs,
 # so a national server fed the same revisions in the same order derives the same ids.
@@ -495,10 +496,9 @@ def list_conflicts(
     ]
 
 
-class ResolveError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+class ResolveError(Problem):
+    """A coordinator's decision can't be applied (`not-found`, `already-resolved`,
+    `not-a-side`); the statuses are the catalogue's (`sync_server.problems`)."""
 
 
 def resolve_conflict(
@@ -518,13 +518,12 @@ def resolve_conflict(
     now = now or now_utc()
     row = conn.execute("SELECT * FROM conflicts WHERE conflict_id = ?", (conflict_id,)).fetchone()
     if row is None or not principal.covers(row["district"], row["site_id"]):
-        raise ResolveError(404, "not-found", f"No conflict {conflict_id} in your district.")
+        raise ResolveError("not-found", f"No conflict {conflict_id} in your district.")
     if row["status"] == "resolved":
-        raise ResolveError(409, "already-resolved", f"Conflict {conflict_id} is already resolved.")
+        raise ResolveError("already-resolved", f"Conflict {conflict_id} is already resolved.")
     sides = json.loads(row["revision_ids"])
     if chosen_revision_id not in sides:
         raise ResolveError(
-            422,
             "not-a-side",
             f"Revision {chosen_revision_id} is not one side of conflict {conflict_id}; "
             f"choose one of {', '.join(sides)}.",
