@@ -50,11 +50,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pydantic
 from sqlite_utils import Database
 
 from forms.text import fold
-from sync_core import protocol as wire
 from sync_core import sqlite
 from sync_core.hlc import HybridClock, parse_hlc
 
@@ -185,6 +183,12 @@ class Revision:
         # The protocol's model is the one definition of a well-formed revision. The answers'
         # contents are the form engine's business; here they only need to be an object.
         answers = values["answers"]
+        # Imported here: pydantic costs the store's start-up (a child process in the crash
+        # tests, the app on a tablet) and only pulls need it.
+        import pydantic
+
+        from sync_core import protocol as wire
+
         try:
             wire.Revision.model_validate(
                 {**values, "answers": {} if isinstance(answers, dict) else answers}
