@@ -2,7 +2,7 @@
 # Each one installs what it needs first (scripts/setup.sh), then does its job.
 PY := .venv/bin/python
 
-.PHONY: setup run test bench lint
+.PHONY: setup run test test-fast bench lint
 setup: .venv/.installed
 
 .venv/.installed: pyproject.toml scripts/setup.sh
@@ -12,8 +12,14 @@ setup: .venv/.installed
 run: setup
 	bash scripts/run-demo.sh
 
+# All tiers: unit, integration (the server in-process) and system (real processes, the
+# Kivy window, crash and property tests).
 test: setup
 	$(PY) -m pytest
+
+# Unit and integration tiers only: no processes, no window; well under a minute.
+test-fast: setup
+	$(PY) -m pytest -m "not system"
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

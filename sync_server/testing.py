@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 
@@ -63,6 +63,8 @@ class ServerProcess:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     extra_args: tuple[str, ...] = ()
+
+    http: ClassVar[Any] = requests  # what tests send requests with: real HTTP
 
     @property
     def url(self) -> str:
@@ -158,7 +160,7 @@ class ServerProcess:
         """(device_id, token) for a new device enrolled over HTTP."""
         device_id = device_id or str(uuid.uuid4())
         code = self.quick_code(**kwargs)
-        response = requests.post(
+        response = self.http.post(
             self.url + "/api/v1/enroll", json={"code": code, "device_id": device_id}, timeout=10
         )
         if response.status_code != 200:
@@ -177,6 +179,70 @@ class ServerProcess:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
+
+
+class ASGIHttp:
+    """`requests`-style calls (`get`, `post`, `data=`, `timeout=`) answered by an app in this
+    process through FastAPI's TestClient, so one test body drives either tier."""
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def request(self, method: str, url: str, *, data: Any = None, timeout: Any = None,
+                **kwargs: Any) -> Any:  # fmt: skip
+        return self.client.request(method, url, content=data, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        return self.request("POST", url, **kwargs)
+
+
+class InProcessServer:
+    """The sync server's ASGI app in this process: no port, no subprocess, a real SQLite file.
+
+    The integration tier uses it like `ServerProcess` (`url` is "" and `http` answers
+    `server.http.get(server.url + path)`); uploads are validated in this process
+    (`validation_workers=0`). Use it as a context manager, or call `stop()`.
+    """
+
+    url = ""
+
+    def __init__(self, data_dir: Path, forms_dir: Path | None = TEST_FORMS):
+        from fastapi.testclient import TestClient
+
+        from sync_server.app import create_app
+
+        self.data_dir = data_dir
+        self.app = create_app(data_dir, forms_dir, validation_workers=0)
+        self._client = TestClient(self.app)
+        self._client.__enter__()  # runs the app's start-up
+        self.http = ASGIHttp(self._client)
+
+    def __enter__(self) -> InProcessServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._client.__exit__(None, None, None)
+
+    def coordinator_token(self, district: str = DISTRICT) -> str:
+        """What `sync-server coordinator` does, through the app's own writer."""
+        from sync_server import auth as server_auth
+
+        db = self.app.state.context.db
+        _, token = db.write(
+            lambda conn: server_auth.create_coordinator(conn, name="Coord", district=district)
+        )
+        return token
+
+    enroll_code = ServerProcess.enroll_code
+    quick_code = ServerProcess.quick_code
+    enroll = ServerProcess.enroll
+    query = ServerProcess.query
 
 
 @contextlib.contextmanager
@@ -237,20 +303,26 @@ def revision(
 
 
 def push(
-    url: str,
+    server: str | Any,
     token: str,
     device_id: str,
     revisions: list[dict[str, Any]],
     *,
     batch_id: str | None = None,
-) -> requests.Response:
-    """POST /api/v1/push with a gzip body, as the tablet does."""
+) -> Any:
+    """POST /api/v1/push with a gzip body, as the tablet does.
+
+    `server` is a `ServerProcess` or `InProcessServer` (its `http` sends the request), or
+    the URL of a server.
+    """
+    http = requests if isinstance(server, str) else server.http
+    url = server if isinstance(server, str) else server.url
     body = {
         "device_id": device_id,
         "batch_id": batch_id or uuid.uuid4().hex,
         "revisions": revisions,
     }
-    return requests.post(
+    return http.post(
         url + "/api/v1/push",
         data=gzip.compress(json.dumps(body).encode()),
         headers={

@@ -1,4 +1,12 @@
-"""Shared fixtures. UI tests set up Kivy themselves (see tests/ui_helpers.py)."""
+"""Shared fixtures and the test tiers. UI tests set up Kivy themselves (fieldapp/testing.py).
+
+Tiers (markers registered in pyproject.toml; docs/architecture.md explains them):
+    unit         pure functions and classes, no processes
+    integration  the server in-process through its ASGI app (sync_server.testing.InProcessServer)
+    system       real processes, kill and crash tests, property tests, the Kivy window
+`make test-fast` runs `-m "not system"`; `make test` runs everything. A test module that
+declares no tier counts as system, so a new slow test never slips into the fast tier.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +26,15 @@ if os.environ.get("CI"):
 # Kivy must not read pytest's arguments, nor share a config between test runs.
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+
+TIERS = ("unit", "integration", "system")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker(pytest.mark.system)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS_DIR = ROOT / "forms"

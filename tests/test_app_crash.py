@@ -31,7 +31,7 @@ from form_filling_child import operations
 CHILD = Path(__file__).parent / "helpers" / "form_filling_child.py"
 KILLS = 50
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 
 def read_line(process: subprocess.Popen, timeout: float = 30) -> str:

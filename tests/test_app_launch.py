@@ -10,7 +10,7 @@ import pytest
 
 from fieldapp.store import Store
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.system, pytest.mark.ui]
 
 
 def test_python_m_fieldapp_starts_on_the_given_data_dir(tmp_path):

@@ -13,7 +13,7 @@ from forms.samples import sample_household
 from tests.sync_helpers import running_server
 from tests.ui_driver import fill_form, press
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.system, pytest.mark.ui]
 
 
 def wait_until(condition, timeout: float = 60) -> None:

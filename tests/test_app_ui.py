@@ -15,7 +15,7 @@ from fieldapp.testing import boot, pump, shutdown
 from forms.samples import sample_diaspora_interview, sample_household, sample_site_check
 from tests.ui_driver import enter, fill_form, fill_screen, press
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.system, pytest.mark.ui]
 TODAY = dt.date.today()
 
 

@@ -10,6 +10,8 @@ from forms import bundled_form_paths, load_form, validate_record
 from forms.samples import sample_household, sample_site_check
 from forms.standards import load_thresholds
 
+pytestmark = pytest.mark.unit
+
 NOW = dt.datetime(2026, 11, 24, 9, 0)
 
 

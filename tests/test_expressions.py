@@ -26,6 +26,8 @@ from forms.expressions import (
     to_string,
 )
 
+pytestmark = pytest.mark.unit
+
 NAN = math.nan
 INF = math.inf
 NOW = datetime.datetime(2024, 3, 15, 10, 30, 0)

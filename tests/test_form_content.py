@@ -19,6 +19,8 @@ from pyxform.xls2json import parse_file_to_json
 
 from forms.standards import DEFAULT_THRESHOLDS_PATH, POST_EMERGENCY_THRESHOLDS_PATH, load_thresholds
 
+pytestmark = pytest.mark.unit
+
 FORMS_DIR = Path(__file__).resolve().parents[1] / "forms"
 DATA_DIR = FORMS_DIR / "data"
 FORM_IDS = ("household_registration", "site_check", "diaspora_mapping")

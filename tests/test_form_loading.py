@@ -7,6 +7,8 @@ import pytest
 
 from forms import FormLoadError, Group, Repeat, load_form
 
+pytestmark = pytest.mark.unit
+
 ALL_TYPES_FORM = """
 | survey |
 | | type | name | label::English (en) | label::Português (pt) | parameters | sensitivity | calculation |

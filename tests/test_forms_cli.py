@@ -6,8 +6,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from forms import FORMS_DIR, load_form
 from forms.samples import sample_household
+
+pytestmark = pytest.mark.system
 
 HOUSEHOLD = str(FORMS_DIR / "household_registration.xlsx")
 

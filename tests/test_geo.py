@@ -15,6 +15,8 @@ from forms.geo import (
     parse_geopoint,
 )
 
+pytestmark = pytest.mark.unit
+
 QUELIMANE = (-17.879, 36.888)
 MOCUBA = (-16.839, 36.986)
 METRES_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180

@@ -15,6 +15,8 @@ from sync_core.hlc import (
     parse_hlc,
 )
 
+pytestmark = pytest.mark.unit
+
 NODE = "tablet-a"
 
 

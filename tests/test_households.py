@@ -19,6 +19,8 @@ from forms.households import (
 )
 from forms.samples import sample_household
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("a", "b", "alike"),

@@ -12,6 +12,8 @@ from babel.messages.pofile import read_po
 
 from fieldapp import i18n
 
+pytestmark = pytest.mark.unit
+
 FIELDAPP = Path(i18n.__file__).parent
 # Strings passed to _() through a variable, which extraction can't see.
 DYNAMIC = {"Today", "Now", "green", "amber", "red", "needs attention"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,8 @@ from sync_core.merge import (
     three_way,
     unflatten,
 )
+
+pytestmark = pytest.mark.unit
 
 # --- strategies: answers shaped like the form engine's records --------------------------
 

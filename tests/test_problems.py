@@ -63,6 +63,7 @@ def test_a_401_asks_for_a_bearer_token():
     assert "www-authenticate" not in Problem("forbidden", "no").response().headers
 
 
+@pytest.mark.system  # starts a Python process
 def test_the_cli_and_the_domain_modules_start_without_the_web_stack():
     # `sync-server enroll` and friends import these; FastAPI costs a second on a tablet-class
     # machine and is only needed to serve.

@@ -8,6 +8,8 @@ import pytest
 
 from forms import FormLoadError, load_form
 
+pytestmark = pytest.mark.unit
+
 EXAMPLES = Path(__file__).parent / "data" / "pyxform_examples"
 # What we expect of each, so a regression in either direction is caught.
 EXPECTED = {

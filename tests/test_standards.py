@@ -13,6 +13,8 @@ from forms.standards import (
     rate,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def indicator(direction, green, amber):
     return Indicator(

@@ -28,6 +28,8 @@ from fieldapp.store import (
 )
 from sync_core.hlc import format_hlc, parse_hlc
 
+pytestmark = pytest.mark.unit
+
 FORM = "household_registration"
 
 

@@ -20,6 +20,8 @@ import pytest
 
 from fieldapp.store import Store
 
+pytestmark = pytest.mark.system
+
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = ROOT / "tests" / "helpers" / "autosave_child.py"
 KILLS = 50

@@ -23,6 +23,8 @@ from tests.sync_helpers import (
     running_server,
 )
 
+pytestmark = pytest.mark.system
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):

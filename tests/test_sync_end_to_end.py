@@ -21,6 +21,8 @@ from forms import load_form
 from forms.samples import sample_household
 from tests.sync_helpers import DISTRICT, ServerProcess, auth, cli
 
+pytestmark = pytest.mark.system
+
 HOUSEHOLD = "household_registration"
 SITE = "MOZ-ZAM-0001"  # in Namacurra, MZ1120
 

@@ -40,6 +40,8 @@ from fieldapp.store import Store
 from fieldapp.sync_client import SyncClient, SyncError
 from tests.sync_helpers import FORM_ID, FORM_VERSION, ServerProcess, auth, household
 
+pytestmark = pytest.mark.system
+
 DEVICES = 3
 STATS: dict[str, int] = {}
 SHELTERS = ["tent", "school", "none"]

@@ -14,6 +14,8 @@ from schemathesis.checks import not_a_server_error
 
 from tests.sync_helpers import ServerProcess, auth, running_server
 
+pytestmark = pytest.mark.system
+
 OPERATIONS = [
     ("GET", "/health"),
     ("POST", "/api/v1/enroll"),

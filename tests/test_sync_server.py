@@ -1,6 +1,8 @@
-"""The sync server's behaviour over real HTTP: push, pull, merge, conflicts, scope, forms,
-enrollment. One real server process serves the module; every test uses fresh devices and
-records so the tests don't see each other's data (except where a coordinator reads all).
+"""The sync server's behaviour over HTTP: push, pull, merge, conflicts, scope, forms,
+enrollment. One server serves the module, in this process through its ASGI app (the
+integration tier: a real SQLite file, no port); every test uses fresh devices and records so
+the tests don't see each other's data (except where a coordinator reads all). Tests marked
+`system` also run the `sync-server` command or a real server process.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import json
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
-import requests
 
 from benchmarks.bench_sync import run_load
 from sync_core.protocol import canonical_json
@@ -21,6 +23,7 @@ from tests.sync_helpers import (
     FORM_ID,
     OTHER_DISTRICT,
     SITE,
+    InProcessServer,
     ServerProcess,
     auth,
     cli,
@@ -30,11 +33,13 @@ from tests.sync_helpers import (
     running_server,
 )
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    with running_server(tmp_path_factory.mktemp("sync") / "district") as process:
-        yield process
+    with InProcessServer(tmp_path_factory.mktemp("sync") / "district") as in_process:
+        yield in_process
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +50,7 @@ def coordinator(server: ServerProcess) -> str:
 def pull_all(server: ServerProcess, token: str, cursor: int = 0, limit: int = 200) -> list[dict]:
     revisions = []
     while True:
-        page = requests.get(
+        page = server.http.get(
             server.url + "/api/v1/pull",
             params={"cursor": cursor, "limit": limit},
             headers=auth(token),
@@ -60,7 +65,7 @@ def pull_all(server: ServerProcess, token: str, cursor: int = 0, limit: int = 20
 def end_cursor(server: ServerProcess, token: str) -> int:
     cursor = 0
     while True:
-        page = requests.get(
+        page = server.http.get(
             server.url + "/api/v1/pull",
             params={"cursor": cursor, "limit": 1000},
             headers=auth(token),
@@ -71,7 +76,7 @@ def end_cursor(server: ServerProcess, token: str) -> int:
             return cursor
 
 
-def statuses(response: requests.Response) -> list[str]:
+def statuses(response: Any) -> list[str]:
     return [r["status"] for r in response.json()["results"]]
 
 
@@ -81,11 +86,11 @@ def statuses(response: requests.Response) -> list[str]:
 def test_a_batch_is_accepted_once_and_every_retry_is_already_had(server):
     device, token = server.enroll()
     batch = [revision(device, household(f"Person {i}")) for i in range(5)]
-    first = push(server.url, token, device, batch, batch_id="b1")
+    first = push(server, token, device, batch, batch_id="b1")
     assert first.status_code == 200
     assert statuses(first) == ["accepted"] * 5
     for _ in range(3):
-        again = push(server.url, token, device, batch, batch_id="b1")
+        again = push(server, token, device, batch, batch_id="b1")
         assert statuses(again) == ["already-had"] * 5
     ids = [r["revision_id"] for r in batch]
     rows = server.query(
@@ -97,7 +102,7 @@ def test_a_batch_is_accepted_once_and_every_retry_is_already_had(server):
 def test_the_server_keeps_the_revision_exactly_as_received(server):
     device, token = server.enroll()
     sent = revision(device, household("Zé Lopes", notes="água potável, 2ª vez"))
-    assert statuses(push(server.url, token, device, [sent])) == ["accepted"]
+    assert statuses(push(server, token, device, [sent])) == ["accepted"]
     (row,) = server.query(
         "SELECT body, sha256 FROM revisions WHERE revision_id = ?", (sent["revision_id"],)
     )
@@ -109,9 +114,9 @@ def test_the_server_keeps_the_revision_exactly_as_received(server):
 def test_the_same_id_with_other_content_is_refused_and_not_overwritten(server):
     device, token = server.enroll()
     original = revision(device, household("First"))
-    push(server.url, token, device, [original])
+    push(server, token, device, [original])
     forged = {**original, "answers": household("Second")}
-    response = push(server.url, token, device, [forged])
+    response = push(server, token, device, [forged])
     assert statuses(response) == ["conflicting-id"]
     assert response.status_code == 422  # nothing in the batch was stored
     (row,) = server.query(
@@ -125,7 +130,7 @@ def test_invalid_answers_are_rejected_with_field_level_reasons(server):
     good = revision(device)
     bad = revision(device, household(members=2))
     bad["answers"]["members"][1]["age"] = 300
-    response = push(server.url, token, device, [good, bad])
+    response = push(server, token, device, [good, bad])
     assert response.status_code == 200
     assert statuses(response) == ["accepted", "rejected"]
     reasons = response.json()["results"][1]["reasons"]
@@ -139,7 +144,7 @@ def test_a_far_future_timestamp_is_clamped_for_ordering_and_flagged(server):
     device, token = server.enroll()
     year_3000_ms = 32503680000000
     sent = revision(device, hlc_ms=year_3000_ms)
-    result = push(server.url, token, device, [sent]).json()["results"][0]
+    result = push(server, token, device, [sent]).json()["results"][0]
     assert result["hlc_clamped"] is True
     (row,) = server.query(
         "SELECT hlc, hlc_order, hlc_flag FROM revisions WHERE revision_id = ?",
@@ -153,8 +158,8 @@ def test_a_far_future_timestamp_is_clamped_for_ordering_and_flagged(server):
 def test_push_status_says_which_revisions_the_server_holds(server):
     device, token = server.enroll()
     held, lost = revision(device), revision(device)
-    push(server.url, token, device, [held])
-    response = requests.post(
+    push(server, token, device, [held])
+    response = server.http.post(
         server.url + "/api/v1/push/status",
         json={"revision_ids": [held["revision_id"], lost["revision_id"]]},
         headers=auth(token),
@@ -166,15 +171,17 @@ def test_push_status_says_which_revisions_the_server_holds(server):
 def test_a_device_cannot_push_revisions_in_another_devices_name(server):
     device, token = server.enroll()
     other, _ = server.enroll()
-    response = push(server.url, token, device, [revision(other)])
+    response = push(server, token, device, [revision(other)])
     assert response.status_code == 403
     assert response.json()["error"] == "out-of-scope"
 
 
-def test_twenty_tablets_pushing_at_once_lose_and_duplicate_nothing(server):
+@pytest.mark.system
+def test_twenty_tablets_pushing_at_once_lose_and_duplicate_nothing(tmp_path):
     """The small load test (benchmarks/bench_sync.py runs 100 tablets x 100 households):
     one writer thread, no 'database is locked', every household exactly once."""
-    result = run_load(server, devices=20, households=20)
+    with running_server(tmp_path / "district") as server:
+        result = run_load(server, devices=20, households=20)
     print(
         f"load 20x20: p50 {result['p50'] * 1000:.0f} ms, p99 {result['p99'] * 1000:.0f} ms, "
         f"{result['sent'] / result['elapsed']:.0f} households/s"
@@ -192,7 +199,7 @@ def test_a_device_pulls_what_others_made_in_its_district_and_not_its_own(server)
     _, reader_token = server.enroll()
     _, outsider_token = server.enroll(district=OTHER_DISTRICT)
     sent = [revision(maker) for _ in range(3)]
-    push(server.url, maker_token, maker, sent)
+    push(server, maker_token, maker, sent)
     ids = {r["revision_id"] for r in sent}
     assert ids <= {r["revision_id"] for r in pull_all(server, reader_token)}
     assert not ids & {r["revision_id"] for r in pull_all(server, maker_token)}
@@ -204,11 +211,11 @@ def test_pull_pages_with_a_cursor_until_more_is_false(server):
     _, reader_token = server.enroll()
     start = end_cursor(server, reader_token)
     sent = [revision(maker) for _ in range(7)]
-    push(server.url, maker_token, maker, sent)
+    push(server, maker_token, maker, sent)
     pages = []
     cursor = start
     while True:
-        page = requests.get(
+        page = server.http.get(
             server.url + "/api/v1/pull",
             params={"cursor": cursor, "limit": 3},
             headers=auth(reader_token),
@@ -233,7 +240,7 @@ def test_a_device_enrolled_for_sites_sees_only_those_sites(server):
     _, site_token = server.enroll(sites=("MOZ-ZAM-0009",))
     here = revision(maker, household(site_id="MOZ-ZAM-0009"))
     elsewhere = revision(maker, household(site_id=SITE))
-    push(server.url, maker_token, maker, [here, elsewhere])
+    push(server, maker_token, maker, [here, elsewhere])
     seen = {r["revision_id"] for r in pull_all(server, site_token)}
     assert here["revision_id"] in seen and elsewhere["revision_id"] not in seen
 
@@ -241,9 +248,9 @@ def test_a_device_enrolled_for_sites_sees_only_those_sites(server):
 def test_a_coordinator_reads_everything_in_the_district(server, coordinator):
     maker, maker_token = server.enroll(sites=(SITE,))
     sent = revision(maker)
-    push(server.url, maker_token, maker, [sent])
+    push(server, maker_token, maker, [sent])
     assert sent["revision_id"] in {r["revision_id"] for r in pull_all(server, coordinator)}
-    record = requests.get(
+    record = server.http.get(
         server.url + f"/api/v1/records/{sent['record_id']}", headers=auth(coordinator), timeout=10
     ).json()
     assert record["answers"] == sent["answers"] and record["conflict"] == "none"
@@ -266,7 +273,7 @@ def edit(base: dict, device: str, ms: int, **changes) -> dict:
 
 
 def conflicts_of(server: ServerProcess, token: str, record_id: str) -> list[dict]:
-    body = requests.get(server.url + "/api/v1/conflicts", headers=auth(token), timeout=10).json()
+    body = server.http.get(server.url + "/api/v1/conflicts", headers=auth(token), timeout=10).json()
     return [c for c in body["conflicts"] if c["record_id"] == record_id]
 
 
@@ -275,12 +282,12 @@ def test_edits_to_different_members_merge_cleanly_as_a_soft_conflict(server, coo
     b, b_token = server.enroll()
     now = int(time.time() * 1000)
     base = revision(a, household(members=3), hlc_ms=now)
-    push(server.url, a_token, a, [base])
+    push(server, a_token, a, [base])
     from_a = edit(base, a, now + 10, member0_age=41)
     from_b = edit(base, b, now + 20, member2_age=7, shelter="tent")
-    assert push(server.url, a_token, a, [from_a]).json()["results"][0]["conflict"] is None
-    assert push(server.url, b_token, b, [from_b]).json()["results"][0]["conflict"] == "soft"
-    record = requests.get(
+    assert push(server, a_token, a, [from_a]).json()["results"][0]["conflict"] is None
+    assert push(server, b_token, b, [from_b]).json()["results"][0]["conflict"] == "soft"
+    record = server.http.get(
         server.url + f"/api/v1/records/{base['record_id']}", headers=auth(coordinator), timeout=10
     ).json()
     assert record["answers"]["members"][0]["age"] == 41
@@ -296,11 +303,11 @@ def test_the_same_field_changed_twice_is_a_hard_conflict_and_nothing_is_lost(ser
     b, b_token = server.enroll()
     now = int(time.time() * 1000)
     base = revision(a, household(), hlc_ms=now)
-    push(server.url, a_token, a, [base])
+    push(server, a_token, a, [base])
     from_a = edit(base, a, now + 10, shelter="tent")
     from_b = edit(base, b, now + 20, shelter="none")  # later HLC: the provisional winner
-    push(server.url, a_token, a, [from_a])
-    result = push(server.url, b_token, b, [from_b]).json()["results"][0]
+    push(server, a_token, a, [from_a])
+    result = push(server, b_token, b, [from_b]).json()["results"][0]
     assert result["conflict"] == "hard"
     (conflict,) = conflicts_of(server, coordinator, base["record_id"])
     assert conflict["kind"] == "hard" and conflict["status"] == "open"
@@ -308,7 +315,7 @@ def test_the_same_field_changed_twice_is_a_hard_conflict_and_nothing_is_lost(ser
     (field,) = conflict["fields"]
     assert field["path"] == "shelter" and field["base"] == "school"
     assert field["values"] == {from_a["revision_id"]: "tent", from_b["revision_id"]: "none"}
-    record = requests.get(
+    record = server.http.get(
         server.url + f"/api/v1/records/{base['record_id']}", headers=auth(coordinator), timeout=10
     ).json()
     assert record["answers"]["shelter"] == "none" and record["conflict"] == "hard"
@@ -325,7 +332,7 @@ def test_the_same_field_changed_twice_is_a_hard_conflict_and_nothing_is_lost(ser
 
 def test_devices_cannot_read_conflicts(server):
     _, token = server.enroll()
-    response = requests.get(server.url + "/api/v1/conflicts", headers=auth(token), timeout=10)
+    response = server.http.get(server.url + "/api/v1/conflicts", headers=auth(token), timeout=10)
     assert response.status_code == 403
 
 
@@ -334,20 +341,20 @@ def test_a_coordinator_decision_becomes_a_revision_devices_pull(server, coordina
     b, b_token = server.enroll()
     now = int(time.time() * 1000)
     base = revision(a, household(), hlc_ms=now)
-    push(server.url, a_token, a, [base])
+    push(server, a_token, a, [base])
     from_a = edit(base, a, now + 10, shelter="tent")
     from_b = edit(base, b, now + 20, shelter="none")
-    push(server.url, a_token, a, [from_a])
-    push(server.url, b_token, b, [from_b])
+    push(server, a_token, a, [from_a])
+    push(server, b_token, b, [from_b])
     (conflict,) = conflicts_of(server, coordinator, base["record_id"])
-    decided = requests.post(
+    decided = server.http.post(
         server.url + f"/api/v1/conflicts/{conflict['conflict_id']}/resolve",
         json={"chosen_revision_id": from_a["revision_id"], "note": "checked at the site"},
         headers=auth(coordinator),
         timeout=10,
     )
     assert decided.status_code == 200, decided.text
-    record = requests.get(
+    record = server.http.get(
         server.url + f"/api/v1/records/{base['record_id']}", headers=auth(coordinator), timeout=10
     ).json()
     assert record["answers"]["shelter"] == "tent"
@@ -362,7 +369,7 @@ def test_a_coordinator_decision_becomes_a_revision_devices_pull(server, coordina
 
 
 def state(server: ServerProcess, token: str, **body) -> dict:
-    return requests.post(
+    return server.http.post(
         server.url + "/api/v1/state", json=body, headers=auth(token), timeout=10
     ).json()
 
@@ -370,7 +377,7 @@ def state(server: ServerProcess, token: str, **body) -> dict:
 def test_state_check_says_resync_when_the_device_and_server_disagree(server):
     _, token = server.enroll()
     cursor = end_cursor(server, token)
-    server_id = requests.get(server.url + "/health", timeout=10).json()["server_id"]
+    server_id = server.http.get(server.url + "/health", timeout=10).json()["server_id"]
     assert state(server, token, cursor=cursor, server_id=server_id)["status"] == "in-sync"
     assert state(server, token, cursor=cursor, server_id="srv-other")["status"] == "resync"
     assert state(server, token, cursor=cursor + 10**6, server_id=server_id)["status"] == "resync"
@@ -383,16 +390,17 @@ def test_state_check_says_resync_when_the_device_and_server_disagree(server):
 
 def test_forms_are_listed_and_downloaded_with_their_checksum(server):
     _, token = server.enroll()
-    forms = requests.get(server.url + "/api/v1/forms", headers=auth(token), timeout=10).json()
+    forms = server.http.get(server.url + "/api/v1/forms", headers=auth(token), timeout=10).json()
     (form,) = [f for f in forms if f["form_id"] == FORM_ID]
     assert form["version"] == "1" and form["current"] is True
-    content = requests.get(
+    content = server.http.get(
         server.url + f"/api/v1/forms/{FORM_ID}/1", headers=auth(token), timeout=10
     ).content
     assert hashlib.sha256(content).hexdigest() == form["sha256"]
     assert content == (Path(__file__).parent / "data" / "mini_household.md").read_bytes()
 
 
+@pytest.mark.system
 def test_a_new_form_version_is_published_and_offered_as_current(tmp_path):
     forms_dir = tmp_path / "forms"
     forms_dir.mkdir()
@@ -404,9 +412,9 @@ def test_a_new_form_version_is_published_and_offered_as_current(tmp_path):
         v2.write_text(source.replace("| mini_household | 1 ", "| mini_household | 2 "))
         output = cli(server.data_dir, "publish-form", str(v2)).stdout
         assert "published: mini_household version 2" in output
-        page = requests.get(server.url + "/api/v1/pull", headers=auth(token), timeout=10).json()
+        page = server.http.get(server.url + "/api/v1/pull", headers=auth(token), timeout=10).json()
         assert [(f["form_id"], f["version"]) for f in page["forms"]] == [(FORM_ID, "2")]
-        listed = requests.get(server.url + "/api/v1/forms", headers=auth(token), timeout=10)
+        listed = server.http.get(server.url + "/api/v1/forms", headers=auth(token), timeout=10)
         assert sorted(f["version"] for f in listed.json()) == ["1", "2"]
         # The same version with different content is refused.
         v2.write_text(source.replace("| mini_household | 1 ", "| mini_household | 2 ") + "\n\n")
@@ -417,37 +425,40 @@ def test_a_new_form_version_is_published_and_offered_as_current(tmp_path):
 # --- enrollment and tokens -------------------------------------------------------------
 
 
+@pytest.mark.system
 def test_an_enrollment_code_enrolls_one_device_only(server):
     code = server.enroll_code()
     assert len(code) == 12 and code[4] == "-" and code[9] == "-"
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     enroll = server.url + "/api/v1/enroll"
     typed = code.lower().replace("-", " ")  # as a person might type it
-    assert requests.post(enroll, json={"code": typed, "device_id": first}).status_code == 200
+    assert server.http.post(enroll, json={"code": typed, "device_id": first}).status_code == 200
     # The same tablet may try again (its first answer may have been lost on the way)...
-    again = requests.post(enroll, json={"code": code, "device_id": first})
+    again = server.http.post(enroll, json={"code": code, "device_id": first})
     assert again.status_code == 200
     # ...another may not.
-    refused = requests.post(enroll, json={"code": code, "device_id": second})
+    refused = server.http.post(enroll, json={"code": code, "device_id": second})
     assert refused.status_code == 409 and refused.json()["error"] == "used"
 
 
+@pytest.mark.system
 def test_an_expired_or_unknown_code_is_refused_with_a_reason(server):
     output = cli(
         server.data_dir, "enroll", "--enumerator", "X", "--district", DISTRICT, "--days", "0"
     ).stdout
     code = output.split("Enrollment code: ")[1].split()[0]
-    response = requests.post(
+    response = server.http.post(
         server.url + "/api/v1/enroll", json={"code": code, "device_id": str(uuid.uuid4())}
     )
     assert response.status_code == 403 and response.json()["error"] == "expired"
-    response = requests.post(
+    response = server.http.post(
         server.url + "/api/v1/enroll",
         json={"code": "2345-6789-AB", "device_id": str(uuid.uuid4())},
     )
     assert response.status_code == 403 and "typing mistakes" in response.json()["message"]
 
 
+@pytest.mark.system
 def test_enroll_prints_a_code_and_writes_its_qr_image(server):
     output = cli(server.data_dir, "enroll", "--enumerator", "Lídia", "--district", DISTRICT)
     qr_path = Path(output.stdout.split("QR image:")[1].split()[0])
@@ -460,22 +471,24 @@ def test_enroll_prints_a_code_and_writes_its_qr_image(server):
     )
 
 
+@pytest.mark.system
 def test_tokens_are_stored_hashed_and_revocation_works_at_once(server):
     device, token = server.enroll(enumerator="Revoked Person")
     assert not server.query("SELECT 1 FROM accounts WHERE token_sha256 = ?", (token,))
-    assert push(server.url, token, device, [revision(device)]).status_code == 200
+    assert push(server, token, device, [revision(device)]).status_code == 200
     cli(server.data_dir, "revoke", "--device", device)
-    response = push(server.url, token, device, [revision(device)])
+    response = push(server, token, device, [revision(device)])
     assert response.status_code == 401 and response.json()["error"] == "revoked"
     _, other_token = server.enroll(enumerator="Whole Team")
     cli(server.data_dir, "revoke", "--enumerator", "Whole Team")
-    pulled = requests.get(server.url + "/api/v1/pull", headers=auth(other_token), timeout=10)
+    pulled = server.http.get(server.url + "/api/v1/pull", headers=auth(other_token), timeout=10)
     assert pulled.status_code == 401
 
 
 # --- data protection -----------------------------------------------------------------
 
 
+@pytest.mark.system
 def test_the_server_log_never_contains_answers(tmp_path):
     distinctive = "Quitéria Zefanias Mbeve"
     phone = "+258 84 765 4321"
@@ -484,10 +497,10 @@ def test_the_server_log_never_contains_answers(tmp_path):
         device, token = server.enroll()
         good = revision(device, household(distinctive, phone=phone))
         bad = revision(device, household(distinctive, phone=phone, shelter=distinctive))
-        response = push(server.url, token, device, [good, bad])
+        response = push(server, token, device, [good, bad])
         assert statuses(response) == ["accepted", "rejected"]
         _, other_token = server.enroll()
-        requests.get(server.url + "/api/v1/pull", headers=auth(other_token), timeout=10)
+        server.http.get(server.url + "/api/v1/pull", headers=auth(other_token), timeout=10)
         log = server.log()
     finally:
         server.stop()

@@ -8,6 +8,8 @@ import pytest
 
 from forms import validate_record
 
+pytestmark = pytest.mark.unit
+
 NOW = dt.datetime(2026, 11, 24, 10, 0)
 
 HOUSEHOLD = """
