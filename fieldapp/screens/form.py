@@ -25,9 +25,8 @@ from kivy.uix.screenmanager import Screen
 
 from fieldapp.catalog import localized_title
 from fieldapp.i18n import _, current_language
+from fieldapp.screens.theme import DANGER_BUTTON, ERROR_COLOUR, TEXT_COLOUR
 from fieldapp.screens.widgets import (
-    ERROR_COLOUR,
-    TEXT_COLOUR,
     BigButton,
     QuestionWidget,
     WrappedLabel,
@@ -350,7 +349,7 @@ class FormScreen(Screen):
         layout.add_widget(message)
         buttons = BoxLayout(size_hint_y=None, height=dp(60), spacing=dp(12))
         cancel = BigButton(text=_("Go back"))
-        yes = BigButton(text=action, background_color=(0.8, 0.3, 0.3, 1))
+        yes = BigButton(text=action, background_color=DANGER_BUTTON)
         buttons.add_widget(cancel)
         buttons.add_widget(yes)
         layout.add_widget(buttons)

@@ -24,15 +24,17 @@ from kivy.uix.textinput import TextInput
 from kivy.uix.togglebutton import ToggleButton
 
 from fieldapp.i18n import _
+from fieldapp.screens.theme import (
+    ANSWER_BUTTON,
+    ERROR_COLOUR,
+    HINT_COLOUR,
+    ROW_HEIGHT,
+    TEXT_COLOUR,
+    WARNING_COLOUR,
+)
 from fieldapp.session import FormSession, Slot
 from forms.text import strip_accents
 from forms.validation import FieldIssue
-
-ERROR_COLOUR = (0.75, 0.1, 0.1, 1)
-WARNING_COLOUR = (0.65, 0.4, 0.0, 1)
-TEXT_COLOUR = (0.1, 0.1, 0.12, 1)
-HINT_COLOUR = (0.35, 0.35, 0.4, 1)
-ROW_HEIGHT = dp(56)  # big touch targets: enumerators work outdoors, often standing
 
 AnswerCallback = Callable[[Slot, Any], None]
 
@@ -111,12 +113,14 @@ def content_width() -> float:
 
 
 class BigButton(Button):
+    """A button inside a question or the form, in the theme's ANSWER_BUTTON colour."""
+
     def __init__(self, **kwargs):
         kwargs.setdefault("size_hint_y", None)
         kwargs.setdefault("height", ROW_HEIGHT)
         kwargs.setdefault("font_size", sp(19))
         kwargs.setdefault("background_normal", "")
-        kwargs.setdefault("background_color", (0.25, 0.42, 0.55, 1))
+        kwargs.setdefault("background_color", ANSWER_BUTTON)
         super().__init__(**kwargs)
 
 
