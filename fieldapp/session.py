@@ -194,14 +194,37 @@ class FormSession:
 
     def set_answer(self, slot: Slot, value: Any) -> list[FieldIssue]:
         """Record an answer (None or "" clears it), autosave, and return its messages."""
+        self._store_answer(slot, value)
+        self.touched.add(slot.path)
+        if self._triggered_by(slot.question.name):
+            self.result = self._validate()
+            self._fire_triggers(slot)
+        self._changed()
+        return self.issues(slot)
+
+    def _store_answer(self, slot: Slot, value: Any) -> None:
         container = self._container(slot.question.repeat_path, slot.index, create=True)
         if value is None or value == "" or value == []:
             container.pop(slot.question.name, None)
         else:
             container[slot.question.name] = value
-        self.touched.add(slot.path)
-        self._changed()
-        return self.issues(slot)
+
+    def _triggered_by(self, name: str) -> list[Question]:
+        return [q for q in self.form.questions() if name in q.trigger]
+
+    def _fire_triggers(self, slot: Slot) -> None:
+        """The `trigger` column: a question whose trigger changed gets its calculation's
+        value once (or is cleared when it has none), as in ODK; the enumerator may then
+        change it, and it is not recomputed until the trigger changes again."""
+        for question in self._triggered_by(slot.question.name):
+            index = slot.index[: len(question.repeat_path)]
+            value: Any = None
+            if question.trigger_calculation:
+                computed = self.result.evaluate(question.trigger_calculation, question.name, index)
+                value = _default_json(question, computed) or None
+                if value is not None and question.type in ("integer", "decimal"):
+                    value = _coerce_default(question, value)
+            self._store_answer(Slot(question, index), value)
 
     def add_instance(self, repeat: Repeat, index: Index = ()) -> int:
         """Add an empty instance (a household member); returns its 0-based position."""
@@ -239,11 +262,17 @@ class FormSession:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
 
-    def attach(self, source: str | Path) -> str:
-        """Copy a photo into the record's media folder; the answer is its new file name."""
+    def attach(self, source: str | Path, question: Question | None = None) -> str:
+        """Copy a photo, recording or file into the record's media folder; the answer is
+        its new file name. A photo for a question with `max-pixels` is scaled down so its
+        longest side is at most that many pixels, as ODK Collect does."""
         source = Path(source)
         target = self.media_path(f"{uuid.uuid4().hex}{source.suffix.lower()}")
-        shutil.copyfile(source, target)
+        max_pixels = (question.parameters.get("max-pixels") if question else None) or ""
+        if question is not None and question.type == "image" and max_pixels.isdigit():
+            scale_image(source, target, int(max_pixels))
+        else:
+            shutil.copyfile(source, target)
         return target.name
 
     def set_language(self, language: str) -> None:
@@ -259,6 +288,7 @@ class FormSession:
         the enumerator hasn't confirmed yet, return the matches without finalizing.
         """
         self.show_all_errors = True
+        self._stamp_end()
         self.result = self._validate()
         if self.result.errors:
             self._jump_to_first_error()
@@ -310,10 +340,41 @@ class FormSession:
                 self.go_to(position)
                 return
 
+    def _stamp_end(self) -> None:
+        """ODK's `end`: when the enumerator finalized the record."""
+        for question in self.form.questions():
+            if question.metadata == "end" and not question.repeat_path:
+                self.answers[question.name] = self.clock().isoformat(timespec="seconds")
+
+    def metadata_value(self, question: Question) -> str | None:
+        """What the app fills in for an ODK metadata question, as ODK Collect does: the
+        enrolled device, the enumerator, the time the record was started. A tablet with no
+        SIM or phone number, and a desktop, has none: those stay empty."""
+        now = self.clock()
+        kind = question.metadata
+        if kind == "start":
+            return now.isoformat(timespec="seconds")
+        if kind == "today":
+            return now.date().isoformat()
+        if kind in ("deviceid", "uri:deviceid"):
+            device = str(getattr(self.store, "device_id", "") or "")
+            return (f"uuid:{device}" if kind == "uri:deviceid" else device) or None
+        if kind in ("username", "uri:username"):
+            getter = getattr(self.store, "get_setting", None)
+            name = str(getter("enumerator") or "") if getter else ""
+            return (f"username:{name}" if kind == "uri:username" else name) or None
+        return None  # phone number, SIM serial, subscriber id, email, start-geopoint
+
     def _defaults(self) -> dict[str, Any]:
-        """Static defaults and today()/now() ones, applied when a draft is created."""
+        """Static defaults, today()/now() ones and ODK metadata, applied when a draft is
+        created."""
         answers: dict[str, Any] = {}
         for question in self.form.questions():
+            if question.metadata and not question.repeat_path:
+                value = self.metadata_value(question)
+                if value is not None:
+                    answers[question.name] = value
+                continue
             if question.default is None or question.repeat_path or not question.takes_input:
                 continue
             default = question.default.strip()
@@ -465,8 +526,22 @@ class _StaticContext:
 
 
 def _shown(question: Question) -> bool:
-    """Questions that get a screen: not calculate/hidden (read-only ones are shown)."""
-    return question.type not in ("calculate", "hidden")
+    """Questions that get a screen: not calculate/hidden nor metadata (read-only ones are
+    shown)."""
+    return question.type not in ("calculate", "hidden") and question.metadata is None
+
+
+def scale_image(source: Path, target: Path, max_pixels: int) -> None:
+    """Write `source` to `target` with its longest side at most `max_pixels`, keeping the
+    aspect ratio (ODK's max-pixels); a smaller photo is copied unchanged."""
+    from PIL import Image  # Pillow comes with Kivy; only photos with max-pixels need it
+
+    with Image.open(source) as image:
+        if max(image.size) <= max_pixels:
+            shutil.copyfile(source, target)
+            return
+        image.thumbnail((max_pixels, max_pixels))
+        image.save(target, format=image.format or "JPEG")
 
 
 def _questions_in(group: Group) -> list[Question]:

@@ -512,6 +512,11 @@ def _tokenize(text: str) -> list[_Token]:
         elif m := _NAME_TOKEN.match(text, i):
             tokens.append(_Token("name", m.group(), i, m.group()))
             i = m.end()
+        elif c == "/" and re.search(r"\binstance\s*\(", text[:i]):
+            raise _Problem(
+                "lookups in external data (instance('…')/root/item[…]) are not supported yet",
+                i,
+            )
         elif c == "/":
             raise _Problem(
                 "XPath paths like /data/name are not supported; refer to questions as ${name}", i
@@ -694,6 +699,12 @@ class _Parser:
 
     def call(self, name: _Token) -> _Call:
         function = _FUNCTIONS.get(str(name.value))
+        if function is None and name.value in _EXTERNAL_DATA_FUNCTIONS:
+            raise _Problem(
+                f"{name.value}() reads external data (a CSV attached to the form), which is "
+                "not supported yet",
+                name.pos,
+            )
         if function is None:
             raise _Problem(f"unknown function '{name.value}'", name.pos)
         paren = self.advance()
@@ -1429,6 +1440,9 @@ def _normalize_space(v: Value) -> str:
 def _string_length(v: Value) -> float:
     return float(len(to_string(v)))
 
+
+# ODK functions that need a form attachment: named in their refusal.
+_EXTERNAL_DATA_FUNCTIONS = {"pulldata", "instance", "search"}
 
 _FUNCTIONS: dict[str, _Function] = {
     # Logic

@@ -7,6 +7,7 @@ support: a form we can't render faithfully is refused at load time, never shown 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections import defaultdict, deque
@@ -14,12 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyxform.builder import create_survey_element_from_dict
 from pyxform.errors import PyXFormError
+from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import get_xlsform
 
 from forms.expressions import ExpressionError, parse
 from forms.model import (
+    METADATA_TYPES,
     QUESTION_TYPES,
     SENSITIVITY_LEVELS,
     Choice,
@@ -37,8 +41,38 @@ from forms.plan import CHOICE_COLUMN_PREFIX, dependency_order, rewrite_choice_fi
 _PYXFORM_TYPES = {
     "select one": "select_one",
     "select all that apply": "select_multiple",
-    "photo": "image",
+    "select one external": "select_one",
+    # ODK renders a trigger as an acknowledge (pyxform writes the same <trigger> control).
+    "trigger": "acknowledge",
 }
+
+
+def _type_aliases() -> dict[str, str]:
+    """Every spelling pyxform accepts for a type we support ("gps", "int", "q picture",
+    "date time", ...): the ones for which pyxform writes exactly the XForm of the canonical
+    type, so they mean the same thing in ODK."""
+    canonical = [t for t in QUESTION_TYPES if t in QUESTION_TYPE_DICT]
+    aliases = {}
+    for spelling, definition in QUESTION_TYPE_DICT.items():
+        for name in canonical:
+            if spelling != name and definition == QUESTION_TYPE_DICT[name]:
+                aliases[spelling] = name
+                break
+    # hidden and calculate share pyxform's definition: keep each as itself.
+    aliases.pop("hidden", None)
+    aliases.pop("calculate", None)
+    return aliases
+
+
+_PYXFORM_TYPES.update({k: v for k, v in _type_aliases().items() if k not in _PYXFORM_TYPES})
+# pyxform's spellings of the metadata types ("get start time", "imei" ...) by the preload
+# ODK uses for them.
+_METADATA_SPELLINGS = {
+    spelling: str(definition["bind"].get("jr:preloadParams"))
+    for spelling, definition in QUESTION_TYPE_DICT.items()
+    if definition.get("bind", {}).get("jr:preloadParams") in METADATA_TYPES
+}
+_METADATA_SPELLINGS["start-geopoint"] = "start-geopoint"
 
 # Keys of a pyxform survey element we understand. Anything else (media::image, trigger,
 # guidance_hint, bind::*, body::*, ...) changes how ODK renders or behaves, so we refuse it.
@@ -64,6 +98,26 @@ _KNOWN_KEYS = {
     # key still holds the expression, which the app evaluates when it creates a draft.
     "_dynamic_default",
     "actions",
+    "trigger",
+    "media",
+    # instance::<attribute> columns (instance::hxl tags for HXL analysis) only add attributes
+    # to the record's XML node; ODK Collect ignores them, and so do we.
+    "instance",
+    # For ODK's SMS submission, which we don't use; it changes nothing on the tablet.
+    "sms_field",
+    # pyxform's copy of a select_one_external's list name (for ODK's itemsets.csv).
+    "query",
+}
+# Keys pyxform itself knows: it writes them into the XForm, so they change what ODK does and
+# we must understand them or refuse. Any other column (analysis columns such as level, theme,
+# indicator, disaggregation, tutorial notes ...) is dropped by pyxform and ignored by ODK.
+_PYXFORM_KEYS = {
+    "guidance_hint",
+    "query",
+    "flat",
+    "bind",
+    "control",
+    "children",
 }
 _KNOWN_BIND_KEYS = {
     "relevant",
@@ -73,6 +127,10 @@ _KNOWN_BIND_KEYS = {
     "jr:requiredMsg",
     "calculate",
     "readonly",
+    # parameters: max-pixels=N (pyxform copies it into the bind); the app scales photos.
+    "orx:max-pixels",
+    # the entities sheet's save_to: refused once per form at the entities sheet.
+    "entities:saveto",
 }
 _KNOWN_CONTROL_KEYS = {
     "appearance",
@@ -147,6 +205,13 @@ def load_form(path: str | Path) -> Form:
             default_language="default",
             warnings=[],
         )
+        # The rest of pyxform's conversion (building the XForm) finds more form errors than
+        # the sheet parse alone (a question named `data` used as ${data}, ...): a form pyxform
+        # refuses is refused here too, with pyxform's message. It works on a copy because
+        # the builder changes the dict it is given.
+        create_survey_element_from_dict(copy.deepcopy(parsed)).to_xml(
+            validate=False, pretty_print=False, warnings=[]
+        )
     except PyXFormError as error:
         raise FormLoadError(source, [_problem_from_pyxform(error)]) from None
     except Exception as error:  # a corrupt or unreadable file: openpyxl/xlrd raise anything
@@ -204,11 +269,18 @@ class _FormBuilder:
             list_name = row.get("list_name", row.get("list name", ""))
             key = (str(list_name).strip(), str(row.get("name", "")).strip())
             self.choice_rows.setdefault(key, index + 2)
+        self.external_choices: dict[str, list[Choice]] = _external_choices(workbook)
+        self.entities = workbook.entities
+        self.settings_row = _lower_keys((workbook.settings or [{}])[0])
         self.seen_names: dict[str, int] = {}
+        self.attachments: list[str] = []
 
     def build(self) -> Form:
+        self._refuse_unsupported_settings()
         children = self._nodes(self.parsed.get("children", []), repeat_path=())
         choices = self._choices()
+        for list_name, items in self.external_choices.items():
+            choices.setdefault(list_name, items)
         settings_name = self.parsed.get("instance_name")
         form_id = str(self.parsed.get("id_string") or "")
         if not form_id:
@@ -227,6 +299,7 @@ class _FormBuilder:
             children=children,
             choices=choices,
             source=self.source,
+            attachments=sorted(set(self.attachments)),
         )
         if settings_name:
             self._check_expression(settings_name, "instance_name", None, sheet="settings")
@@ -245,7 +318,18 @@ class _FormBuilder:
         previous_select: Question | None = None
         for element in elements:
             if element.get("name") == "meta" and element.get("control", {}).get("bodyless"):
-                continue  # pyxform's instanceID/instanceName; we keep our own identity
+                # pyxform's instanceID/instanceName: we keep our own identity. Anything else
+                # in it (audit) is a feature the form asks for, so it is never dropped quietly.
+                for child in element.get("children", []):
+                    if child.get("type") == "audit":
+                        row, _ = self._row_of(str(child.get("name", "")))
+                        self._problem(
+                            "the audit log (type 'audit') is not supported yet: the app "
+                            "does not write ODK's audit.csv",
+                            row,
+                            "type",
+                        )
+                continue
             name = str(element.get("name", ""))
             if previous_select is not None and name == f"{previous_select.name}_other":
                 nodes.append(self._other_question(element, previous_select, repeat_path))
@@ -283,7 +367,29 @@ class _FormBuilder:
         else:
             self.seen_names[name] = row
 
-        question_type = _PYXFORM_TYPES.get(kind, kind)
+        metadata = _METADATA_SPELLINGS.get(kind)
+        question_type = METADATA_TYPES[metadata] if metadata else _PYXFORM_TYPES.get(kind, kind)
+        # pyxform's "phone number", "percentage", "number of days in last month": a text or
+        # integer with pyxform's own constraint and hint, which we apply the same way.
+        preset = QUESTION_TYPE_DICT.get(kind, {})
+        if question_type not in QUESTION_TYPES and preset.get("bind", {}).get("constraint"):
+            question_type = {"int": "integer", "string": "text"}.get(preset["bind"]["type"], "")
+            element = {
+                **element,
+                "bind": {"constraint": preset["bind"]["constraint"], **element.get("bind", {})},
+            }
+            if "hint" in preset:
+                element.setdefault("hint", preset["hint"])
+        if kind in ("select one from file", "select all that apply from file") or (
+            question_type in ("select_one", "select_multiple")
+            and str(element.get("itemset", "")).endswith((".csv", ".xml", ".geojson"))
+        ):
+            self._problem(
+                f"choices from a file ('{element.get('itemset')}', select_one_from_file / "
+                "select_multiple_from_file) are not supported yet",
+                row,
+                "type",
+            )
         if kind not in ("group", "repeat") and question_type not in QUESTION_TYPES:
             # Its other columns are pyxform's doing for that type: the type says it all.
             self._problem(
@@ -294,15 +400,25 @@ class _FormBuilder:
             )
             return None
 
-        unknown = sorted(set(element) - _KNOWN_KEYS)
+        unknown = sorted(set(element) & _PYXFORM_KEYS - _KNOWN_KEYS)
         for key in unknown:
             self._problem(f"the column '{_column_name(key)}' is not supported", row, key)
         bind = element.get("bind", {}) or {}
         control = element.get("control", {}) or {}
+        parameter_names = set((_parameters_of(element)).keys())
         for key in sorted(set(bind) - _KNOWN_BIND_KEYS):
-            self._problem(f"the bind column '{key}' is not supported", row, f"bind::{key}")
+            if not _changes_behaviour(key):
+                continue
+            if key.startswith("odk:") and key[4:] in parameter_names:
+                column = "parameters"  # pyxform copies some parameters into the bind
+            else:
+                column = f"bind::{key}"
+            self._problem(f"the bind column '{key}' is not supported", row, column)
         for key in sorted(set(control) - _KNOWN_CONTROL_KEYS - {"bodyless"}):
-            self._problem(f"the body column '{key}' is not supported", row, f"body::{key}")
+            if not _changes_behaviour(key):
+                continue
+            column = "parameters" if key in parameter_names else f"body::{key}"
+            self._problem(f"the body column '{key}' is not supported", row, column)
 
         common: dict[str, Any] = {
             "name": name,
@@ -314,7 +430,8 @@ class _FormBuilder:
             "repeat_path": repeat_path,
         }
         if kind in ("group", "repeat"):
-            for key in ("constraint", "calculate", "required"):
+            # `required` on a group changes nothing in ODK (only questions are required).
+            for key in ("constraint", "calculate"):
                 if bind.get(key):
                     self._problem(f"a {kind} cannot have a {_COLUMN_OF[key]}", row, key)
             if kind == "repeat":
@@ -335,9 +452,9 @@ class _FormBuilder:
                 "sensitivity",
             )
             sensitivity = "sensitive"
-        parameters = element.get("parameters") or {}
-        if isinstance(parameters, str):
-            parameters = _parse_parameters(parameters)
+        parameters = _parameters_of(element)
+        if "orx:max-pixels" in bind:
+            parameters.setdefault("max-pixels", str(bind["orx:max-pixels"]))
         for key in ("start", "end", "step"):
             if key in control:
                 parameters.setdefault(key, str(control[key]))
@@ -355,6 +472,9 @@ class _FormBuilder:
             match = re.fullmatch(r"\$\{([^}]+)\}", geo_site)
             geo_site = match.group(1) if match else geo_site
         type_cell = str(sheet_row.get("type", ""))
+        trigger = tuple(str(name) for name in (element.get("trigger") or ()))
+        calculation = self._expression(bind.get("calculate"), row, "calculation")
+        media = self._media(element.get("media"), row, "survey")
         return Question(
             **common,
             type=question_type,
@@ -372,7 +492,12 @@ class _FormBuilder:
             soft_constraint_message=self._translations(
                 element.get("soft_constraint_message"), row, "soft_constraint_message"
             ),
-            calculation=self._expression(bind.get("calculate"), row, "calculation"),
+            calculation=None if trigger else calculation,
+            trigger=trigger,
+            trigger_calculation=calculation if trigger else None,
+            metadata=metadata,
+            media=media,
+            external=kind == "select one external",
             default=None if element.get("default") is None else str(element["default"]),
             read_only=_flag_or_expression(
                 bind.get("readonly"), lambda text: self._expression(text, row, "read_only")
@@ -420,13 +545,6 @@ class _FormBuilder:
             for item in items:
                 name = str(item.get("name", ""))
                 row = self.choice_rows.get((list_name, name))
-                if "media" in item:
-                    self._problem(
-                        "choice images/audio (media::) are not supported",
-                        row,
-                        "media",
-                        sheet="choices",
-                    )
                 properties = {
                     str(key): str(value)
                     for key, value in item.items()
@@ -437,6 +555,7 @@ class _FormBuilder:
                         name=name,
                         label=self._translations(item.get("label"), row, "label", "choices"),
                         properties=properties,
+                        media=self._media(item.get("media"), row, "choices"),
                     )
                 )
             result[str(list_name)] = choices
@@ -470,9 +589,12 @@ class _FormBuilder:
         for question in form.questions():
             if not question.is_select:
                 continue
+            if str(question.choice_list).endswith((".csv", ".xml", ".geojson")):
+                continue  # already refused where the question is read
             if not question.choice_list or question.choice_list not in form.choices:
+                sheet = "external_choices" if question.external else "choices"
                 self._problem(
-                    f"the choice list '{question.choice_list}' is not on the choices sheet",
+                    f"the choice list '{question.choice_list}' is not on the {sheet} sheet",
                     question.row,
                     "type",
                 )
@@ -490,6 +612,42 @@ class _FormBuilder:
             node_name = getattr(error, "node_name", None)
             row = form.node(node_name).row if node_name else None
             self._problem(str(error), row, "calculation")
+
+    def _refuse_unsupported_settings(self) -> None:
+        """Features a form asks for that we can't honour yet: refused, never dropped."""
+        if self.entities:
+            columns = sorted({str(k) for row in self.entities for k in row}, key=str.lower)
+            column = next((c for c in columns if c.lower() == "list_name"), None)
+            self._problem(
+                "entities (the entities sheet, save_to) are not supported yet: records would "
+                "not create or update the entity list",
+                2,
+                column or (columns[0] if columns else None),
+                sheet="entities",
+            )
+        if self.parsed.get("public_key"):
+            self._problem(
+                "encryption (settings public_key) is not supported yet: it comes with data "
+                "protection; remove public_key to use this form",
+                2,
+                "public_key",
+                sheet="settings",
+            )
+
+    def _media(self, value: Any, row: int | None, sheet: str) -> dict[str, Translations]:
+        """media::image / audio / video columns, by kind then language; the files they
+        name are the form's attachments."""
+        if not value:
+            return {}
+        media: dict[str, Translations] = {}
+        for kind, files in dict(value).items():
+            if kind not in ("image", "big-image", "audio", "video"):
+                self._problem(f"media::{kind} is not supported", row, f"media::{kind}", sheet)
+                continue
+            translations = self._translations(files, row, f"media::{kind}", sheet)
+            media[str(kind)] = translations
+            self.attachments.extend(name for name in translations.values() if name)
+        return media
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -544,6 +702,58 @@ def _column_name(key: str) -> str:
     return {"media": "media::image", "guidance_hint": "guidance_hint"}.get(key, key)
 
 
+# bind:: and body:: attributes ODK knows but that change nothing we do: the height of a text
+# box, autoplaying media, "save an incomplete draft here" (we save on every change), the
+# message for a missing external app.
+_HARMLESS_ATTRIBUTES = {"rows", "autoplay", "saveIncomplete", "jr:noAppErrorString"}
+# ODK's own attributes (and their namespaces): any other one changes how ODK behaves.
+_ODK_ATTRIBUTES = {"intent", "mediatype", "type", "preload", "preloadParams"}
+
+
+def _changes_behaviour(attribute: str) -> bool:
+    """True for a bind::/body:: attribute ODK acts on. A custom attribute (one a team adds
+    for its own tools, like bind::myAttribute) is carried by pyxform but ignored by ODK."""
+    if attribute in _HARMLESS_ATTRIBUTES:
+        return False
+    return ":" in attribute or attribute in _ODK_ATTRIBUTES
+
+
+def _external_choices(workbook: Any) -> dict[str, list[Choice]]:
+    """The external_choices sheet (for select_one_external), by list name. ODK Collect reads
+    it from the itemsets.csv pyxform writes; it is the same table."""
+    lists: dict[str, list[Choice]] = {}
+    for raw_row in workbook.external_choices or []:
+        row = {str(key).strip(): value for key, value in raw_row.items()}
+        lowered = _lower_keys(row)
+        list_name = str(lowered.get("list_name", lowered.get("list name", "")) or "").strip()
+        name = str(lowered.get("name", "") or "").strip()
+        if not list_name or not name:
+            continue
+        label: Translations = {}
+        properties: dict[str, str] = {}
+        for key, value in row.items():
+            folded = key.lower()
+            if folded in ("list_name", "list name", "name"):
+                continue
+            if folded == "label":
+                label["default"] = str(value)
+            elif folded.startswith("label::"):
+                label[key.split("::", 1)[1].strip()] = str(value)
+            else:
+                properties[key] = str(value)
+        lists.setdefault(list_name, []).append(
+            Choice(name=name, label=label, properties=properties)
+        )
+    return lists
+
+
+def _parameters_of(element: dict[str, Any]) -> dict[str, str]:
+    parameters = element.get("parameters") or {}
+    if isinstance(parameters, str):
+        return _parse_parameters(parameters)
+    return {str(k): str(v) for k, v in parameters.items()}
+
+
 def _parse_parameters(text: str) -> dict[str, str]:
     pairs = (item.split("=", 1) for item in re.split(r"[\s;,]+", text.strip()) if "=" in item)
     return {key.strip(): value.strip() for key, value in pairs}
@@ -568,14 +778,14 @@ def _expressions_of(node: Node) -> list[tuple[str, str]]:
     if isinstance(node, Repeat) and node.repeat_count:
         found.append(("repeat_count", node.repeat_count))
     if isinstance(node, Question):
-        for column in ("constraint", "soft_constraint", "calculation"):
+        for column in ("constraint", "soft_constraint", "calculation", "trigger_calculation"):
             text = getattr(node, column)
             if text:
-                found.append((column, text))
+                found.append((column.replace("trigger_", ""), text))
         for column in ("required", "read_only"):
             text = getattr(node, column)
             if text and text != "yes":
-                found.append((column, text))
+                found.append((column.replace("trigger_", ""), text))
         if node.choice_filter:
             found.append(("choice_filter", rewrite_choice_filter(node.choice_filter)))
     return found

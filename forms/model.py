@@ -44,11 +44,38 @@ QuestionType = Literal[
     "geotrace",
     "geoshape",
     "image",
+    "audio",
+    "video",
+    "file",
     "barcode",
     "calculate",
     "hidden",
 ]
 QUESTION_TYPES: frozenset[str] = frozenset(QuestionType.__args__)  # type: ignore[attr-defined]
+
+# Types whose answer is a file attached to the record (its file name is the answer).
+FILE_TYPES = frozenset({"image", "audio", "video", "file"})
+
+# ODK's metadata ("preload") types: filled by the app, never asked. Each keeps the value
+# type it has in ODK's XForm, so the validator checks it as such.
+METADATA_TYPES: dict[str, str] = {
+    "start": "dateTime",
+    "end": "dateTime",
+    "today": "date",
+    "deviceid": "text",
+    "uri:deviceid": "text",
+    "username": "text",
+    "uri:username": "text",
+    "email": "text",
+    "uri:email": "text",
+    "phonenumber": "text",
+    "uri:phonenumber": "text",
+    "simserial": "text",
+    "uri:simserial": "text",
+    "subscriberid": "text",
+    "uri:subscriberid": "text",
+    "start-geopoint": "geopoint",
+}
 
 # Types whose answer the enumerator never types.
 DISPLAY_ONLY_TYPES = frozenset({"note"})
@@ -100,6 +127,17 @@ class Question(_Node):
     sensitivity: Sensitivity = "personal"
     # For a geopoint: the question holding the declared site, so a GPS far outside it warns.
     geo_site: str | None = None
+    # ODK metadata filled by the app ("start", "deviceid", ...; see METADATA_TYPES).
+    metadata: str | None = None
+    # The `trigger` column: when one of these questions changes, `trigger_calculation` is
+    # evaluated once and stored as this question's answer (or the answer is cleared when the
+    # question has no calculation), as ODK does; otherwise the answer is kept as it is.
+    trigger: tuple[str, ...] = ()
+    trigger_calculation: str | None = None
+    # media::image / media::audio / media::video / media::big-image, by language.
+    media: dict[str, Translations] = {}
+    # The list of a select_one_external comes from the external_choices sheet.
+    external: bool = False
 
     @property
     def is_select(self) -> bool:
@@ -108,7 +146,15 @@ class Question(_Node):
     @property
     def takes_input(self) -> bool:
         """True when the enumerator answers this question on a screen."""
-        return self.type not in DISPLAY_ONLY_TYPES | COMPUTED_TYPES and not self.is_read_only
+        return (
+            self.type not in DISPLAY_ONLY_TYPES | COMPUTED_TYPES
+            and not self.is_read_only
+            and self.metadata is None
+        )
+
+    @property
+    def is_file(self) -> bool:
+        return self.type in FILE_TYPES
 
     @property
     def is_read_only(self) -> bool:
@@ -143,6 +189,7 @@ class Choice(BaseModel):
     label: Translations = {}
     # Other columns of the choices sheet, used by choice_filter expressions (e.g. "province").
     properties: dict[str, str] = {}
+    media: dict[str, Translations] = {}
 
 
 class Form(BaseModel):
@@ -159,6 +206,8 @@ class Form(BaseModel):
     children: list[Node]
     choices: dict[str, list[Choice]]
     source: str = Field("", description="File the form was loaded from")
+    # Files the form refers to (media, choice and lookup files): published with the form.
+    attachments: list[str] = []
 
     # Derived lookups, built once in model_post_init.
     _questions: dict[str, Question] = PrivateAttr(default_factory=dict)

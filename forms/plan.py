@@ -71,6 +71,9 @@ class Plan:
     choices: dict[str, dict[str, Choice]]
     expressions: dict[str, Expression]  # every expression text of the form, parsed
     repeats_with_count: list[Repeat]
+    # With allow_choice_duplicates a list may hold one name twice (king county under two
+    # states): every choice of that name, for the choice filter.
+    duplicate_choices: dict[str, dict[str, list[Choice]]] = field(default_factory=dict)
     # `order` with what computing each node needs, looked up once per form.
     steps: list[Step] = field(default_factory=list)
 
@@ -144,7 +147,9 @@ def build_plan(form: Form) -> Plan:
             stuck,
         )
 
-    checked = [q for q in form.questions() if q.type != "note"]
+    # A note is checked only when required: ODK blocks finalizing while a relevant required
+    # note shows (forms use it as a consistency check: "the ages don't add up").
+    checked = [q for q in form.questions() if q.type != "note" or q.required]
     texts: set[str] = set()
     for node in nodes:
         texts.update(t for t in (node.relevant,) if t)
@@ -165,6 +170,7 @@ def build_plan(form: Form) -> Plan:
         choices={name: {c.name: c for c in items} for name, items in form.choices.items()},
         expressions={text: form.expression(text) for text in texts},
         repeats_with_count=[r for r in form.repeats() if r.repeat_count],
+        duplicate_choices=_duplicate_choices(form),
     )
     for node in order:
         container = parent[node.name]
@@ -181,3 +187,15 @@ def build_plan(form: Form) -> Plan:
         )
     form._engine_cache["plan"] = plan
     return plan
+
+
+def _duplicate_choices(form: Form) -> dict[str, dict[str, list[Choice]]]:
+    found: dict[str, dict[str, list[Choice]]] = {}
+    for list_name, choices in form.choices.items():
+        by_name: dict[str, list[Choice]] = {}
+        for choice in choices:
+            by_name.setdefault(choice.name, []).append(choice)
+        repeated = {name: same for name, same in by_name.items() if len(same) > 1}
+        if repeated:
+            found[list_name] = repeated
+    return found

@@ -345,7 +345,7 @@ class _Run:
             self._check_geopoint_place(question, index, self._path(question.name, index), raw)
 
     def _is_required(self, question: Question, index: Index) -> bool:
-        answered_on_screen = question.takes_input or question.type == "acknowledge"
+        answered_on_screen = question.takes_input or question.type in ("acknowledge", "note")
         if not question.required or not answered_on_screen:
             return False
         if question.required == "yes":
@@ -368,7 +368,7 @@ class _Run:
             if kind == "range":
                 return _range_problem(question, number, lang)
             return None
-        if kind in ("text", "barcode", "image", "hidden"):
+        if kind in ("text", "barcode", "image", "audio", "video", "file", "hidden"):
             if not isinstance(raw, str):
                 return "text", message("text", lang)
             if len(raw) > TEXT_LIMIT:
@@ -424,8 +424,11 @@ class _Run:
                 return "choice", message("choice", lang, value=_shorten(value))
             # Only the chosen values need the filter: evaluating it on the whole list was a
             # quarter of the validation time.
-            if choice_filter is not None and not choice_filter.evaluate_bool(
-                _Context(self, question, index, choice=choice)
+            if choice_filter is not None and not any(
+                choice_filter.evaluate_bool(_Context(self, question, index, choice=candidate))
+                for candidate in self.plan.duplicate_choices.get(
+                    question.choice_list or "", {}
+                ).get(value, (choice,))
             ):
                 return "choice-filtered", message("choice-filtered", lang, value=value)
         return None

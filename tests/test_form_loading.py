@@ -212,14 +212,14 @@ def test_unknown_type_is_refused_with_its_row(write_form):
         | survey |
         | | type | name | label |
         | | text | a | A |
-        | | audio | b | B |
+        | | xml-external | b | |
         """,
     )
     assert problems == [
-        "sheet 'survey', row 3, column 'type': the question type 'audio' is not supported "
-        "(supported: acknowledge, barcode, calculate, date, dateTime, decimal, geopoint, "
-        "geoshape, geotrace, hidden, image, integer, note, range, select_multiple, "
-        "select_one, text, time)"
+        "sheet 'survey', row 3, column 'type': the question type 'xml-external' is not "
+        "supported (supported: acknowledge, audio, barcode, calculate, date, dateTime, "
+        "decimal, file, geopoint, geoshape, geotrace, hidden, image, integer, note, range, "
+        "select_multiple, select_one, text, time, video)"
     ]
 
 
@@ -324,12 +324,12 @@ def test_unsupported_columns_and_bad_sensitivity_are_refused(write_form):
         write_form,
         """
         | survey |
-        | | type | name | label | media::image | sensitivity |
-        | | text | a | A | a.png | public |
-        | | text | b | B | | secret |
+        | | type | name | label | media::image | sensitivity | body::intent |
+        | | text | a | A | a.png | public | org.example.app |
+        | | text | b | B | | secret | |
         """,
     )
-    assert any("row 2" in p and "media::image" in p for p in problems)
+    assert any("row 2" in p and "body::intent" in p for p in problems)
     assert any("row 3" in p and "sensitivity 'secret'" in p for p in problems)
 
 
@@ -348,9 +348,9 @@ def test_all_problems_are_reported_at_once(write_form):
         """
         | survey |
         | | type | name | label | constraint |
-        | | audio | a | A | |
+        | | xml-external | a | | |
         | | integer | b | B | . > |
-        | | video | c | C | |
+        | | csv-external | c | | |
         """,
     )
     assert [p.split(",")[1].strip() for p in problems] == ["row 2", "row 3", "row 4"]

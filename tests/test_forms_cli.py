@@ -32,7 +32,7 @@ def test_check_reports_good_and_bad_forms_with_sheet_row_and_column(write_form):
         | survey |
         | | type | name | label | relevant |
         | | text | a | A | |
-        | | video | b | B | |
+        | | xml-external | b | | |
         | | integer | c | C | ${a} = = 1 |
         """,
         name="bad.md",

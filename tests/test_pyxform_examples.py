@@ -16,13 +16,14 @@ EXPECTED = {
     "text_and_integer.md": "loads",
     "yes_or_no_question.md": "loads",
     "specify_other.md": "loads",
-    "group.md": "the question type 'phone number' is not supported",
-    "group.csv": "the question type 'phone number' is not supported",
-    "include.md": "the question type 'include' is not supported",
-    "include_json.md": "the question type 'include' is not supported",
+    "group.md": "loads",  # 'phone number': pyxform's text with a digits-only constraint
+    "group.csv": "loads",
+    # pyxform's own conversion refuses these (an include it can't resolve): so do we.
+    "include.md": "pyxform: This section has not been included.",
+    "include_json.md": "pyxform: This section has not been included.",
     "loop.md": "the question type 'begin loop over toilet_type' is not supported",
-    "case_insensitivity.md": "the question type 'select_one_external c1' is not supported",
-    "case_insensitivity.csv": "the question type 'select_one_external c1' is not supported",
+    "case_insensitivity.md": "entities (the entities sheet, save_to) are not supported yet",
+    "case_insensitivity.csv": "entities (the entities sheet, save_to) are not supported yet",
 }
 
 
@@ -41,5 +42,8 @@ def test_example_loads_or_is_refused_with_a_reason(name):
     with pytest.raises(FormLoadError) as caught:
         load_form(EXAMPLES / name)
     first = caught.value.problems[0]
+    if expected.startswith("pyxform: "):
+        assert first.message == expected.removeprefix("pyxform: ")
+        return
     assert expected in first.message
     assert first.row is not None and first.row >= 2

@@ -598,7 +598,7 @@ class ImageQuestion(QuestionWidget):
 
         def use(*_args):
             if chooser.selection:
-                self._set(self.session.attach(chooser.selection[0]))
+                self._set(self.session.attach(chooser.selection[0], self.slot.question))
             popup.dismiss()
 
         pick.bind(on_release=use)
@@ -610,10 +610,61 @@ class ImageQuestion(QuestionWidget):
 
             target = self.session.media_path("photo.jpg")
             camera.take_picture(
-                filename=str(target), on_complete=lambda p: self._set(self.session.attach(p))
+                filename=str(target), on_complete=lambda p: self._set(self.session.attach(p, self.slot.question))
             )
         except (ImportError, NotImplementedError, ModuleNotFoundError):
             self.file_label.text = _("No camera on this device: choose a file instead.")
+
+
+class FileQuestion(QuestionWidget):
+    """Audio, video or any file: chosen from the tablet's storage and attached to the
+    record (recording in the app needs a platform recorder we don't have on desktop)."""
+
+    FILTERS: dict[str, list[str]] = {
+        "audio": ["*.mp3", "*.m4a", "*.ogg", "*.wav", "*.amr", "*.3gp"],
+        "video": ["*.mp4", "*.3gp", "*.webm", "*.mkv"],
+        "file": [],
+    }
+
+    def build_input(self) -> None:
+        self.file_label = WrappedLabel(
+            text=self.current_value or _("No file yet."), font_size=sp(17), color=HINT_COLOUR
+        )
+        self.add_widget(self.file_label)
+        row = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(8))
+        choose = BigButton(text=_("Choose a file"))
+        choose.bind(on_release=lambda *_: self._choose())
+        clear = BigButton(text=_("Remove"))
+        clear.bind(on_release=lambda *_: self._set(None))
+        row.add_widget(choose)
+        row.add_widget(clear)
+        self.add_widget(row)
+
+    def _set(self, path: str | None) -> None:
+        self.file_label.text = path or _("No file yet.")
+        self.answer(path)
+
+    def _choose(self) -> None:
+        from kivy.uix.filechooser import FileChooserListView
+        from kivy.uix.popup import Popup
+
+        chooser = FileChooserListView(
+            filters=self.FILTERS.get(self.slot.question.type, []),
+            path=str(__import__("pathlib").Path.home()),
+        )
+        layout = BoxLayout(orientation="vertical")
+        layout.add_widget(chooser)
+        pick = BigButton(text=_("Use this file"))
+        layout.add_widget(pick)
+        popup = Popup(title=_("Choose a file"), content=layout, size_hint=(0.9, 0.9))
+
+        def use(*_args):
+            if chooser.selection:
+                self._set(self.session.attach(chooser.selection[0], self.slot.question))
+            popup.dismiss()
+
+        pick.bind(on_release=use)
+        popup.open()
 
 
 class NoteQuestion(QuestionWidget):
@@ -676,6 +727,9 @@ WIDGETS: dict[str, type[QuestionWidget]] = {
     "dateTime": DateTimeQuestion,
     "geopoint": GeopointQuestion,
     "image": ImageQuestion,
+    "audio": FileQuestion,
+    "video": FileQuestion,
+    "file": FileQuestion,
     "note": NoteQuestion,
     "acknowledge": AcknowledgeQuestion,
 }
