@@ -155,6 +155,7 @@ _COLUMN_OF = {
     "appearance": "appearance",
 }
 
+_GENERATED_NOTE = re.compile(r"generated_note_name_(\d+)")
 _YES = {"yes", "true", "true()"}
 _NO = {"", "no", "false", "false()"}
 _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
@@ -259,8 +260,10 @@ class _FormBuilder:
         # Survey rows by name, in sheet order (pyxform keeps blank rows, so index + 2 is the
         # spreadsheet row: one for the header, one because rows count from 1).
         self.rows_by_name: dict[str, deque[tuple[int, dict[str, Any]]]] = defaultdict(deque)
+        self.rows_by_position: dict[int, dict[str, Any]] = {}
         for index, raw_row in enumerate(workbook.survey or []):
             row = _lower_keys(raw_row)
+            self.rows_by_position[index + 2] = row
             if row.get("name"):
                 self.rows_by_name[str(row["name"]).strip()].append((index + 2, row))
         self.choice_rows: dict[tuple[str, str], int] = {}
@@ -350,6 +353,11 @@ class _FormBuilder:
         rows = self.rows_by_name.get(name)
         if rows:
             return rows.popleft()
+        # pyxform names a nameless note after its spreadsheet row.
+        generated = _GENERATED_NOTE.fullmatch(name)
+        if generated:
+            row = int(generated.group(1))
+            return row, self.rows_by_position.get(row, {})
         return 0, {}
 
     def _node(self, element: dict[str, Any], repeat_path: tuple[str, ...]) -> Node | None:

@@ -610,7 +610,8 @@ class ImageQuestion(QuestionWidget):
 
             target = self.session.media_path("photo.jpg")
             camera.take_picture(
-                filename=str(target), on_complete=lambda p: self._set(self.session.attach(p, self.slot.question))
+                filename=str(target),
+                on_complete=lambda p: self._set(self.session.attach(p, self.slot.question)),
             )
         except (ImportError, NotImplementedError, ModuleNotFoundError):
             self.file_label.text = _("No camera on this device: choose a file instead.")
@@ -620,7 +621,7 @@ class FileQuestion(QuestionWidget):
     """Audio, video or any file: chosen from the tablet's storage and attached to the
     record (recording in the app needs a platform recorder we don't have on desktop)."""
 
-    FILTERS: dict[str, list[str]] = {
+    FILTERS: ClassVar[dict[str, list[str]]] = {
         "audio": ["*.mp3", "*.m4a", "*.ogg", "*.wav", "*.amr", "*.3gp"],
         "video": ["*.mp4", "*.3gp", "*.webm", "*.mkv"],
         "file": [],
