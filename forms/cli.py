@@ -1,6 +1,7 @@
 """`python -m forms`: check forms, validate a record, or walk a form in the terminal.
 
-python -m forms check FILE...            every problem, with sheet, row and column
+python -m forms check FILE... [--strict]  every problem, with sheet, row and column; missing
+                                          attachments are warnings (errors with --strict)
 python -m forms validate FORM RECORD     field-level errors and computed values as JSON
 python -m forms preview FORM [--lang pt] question by question, answers typed at the prompt
 """
@@ -24,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
 
     check = commands.add_parser("check", help="load forms and report every problem")
     check.add_argument("files", nargs="+", type=Path)
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail when a file the form refers to (CSV, GeoJSON, media) is missing",
+    )
 
     validate = commands.add_parser("validate", help="validate a record (JSON) against a form")
     validate.add_argument("form", type=Path)
@@ -36,13 +42,16 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "check":
-        return check_forms(args.files, sys.stdout)
+        return check_forms(args.files, sys.stdout, strict=args.strict)
     if args.command == "validate":
         return validate_file(args.form, args.record, args.lang, sys.stdout)
     return preview_form(args.form, args.lang, sys.stdin, sys.stdout)
 
 
-def check_forms(paths: list[Path], out: TextIO) -> int:
+def check_forms(paths: list[Path], out: TextIO, *, strict: bool = False) -> int:
+    """Load each form and print what is wrong with it. A file the form refers to that is not
+    beside it is a warning, as in ODK Central (the form is valid; its files are published
+    with it), or an error with `strict`."""
     failed = 0
     for path in paths:
         try:
@@ -54,11 +63,19 @@ def check_forms(paths: list[Path], out: TextIO) -> int:
                 print(f"    {problem}", file=out)
             continue
         questions = sum(1 for _ in form.questions())
+        missing = form.missing_attachments()
+        failed += bool(strict and missing)
         print(
-            f"✓ {path}: {form.form_id} version {form.version}, {questions} questions, "
-            f"languages: {', '.join(form.languages)}",
+            f"{'✗' if strict and missing else '✓'} {path}: {form.form_id} version "
+            f"{form.version}, {questions} questions, languages: {', '.join(form.languages)}",
             file=out,
         )
+        for name in missing:
+            print(
+                f"    {'error' if strict else 'warning'}: the attachment '{name}' is missing "
+                f"(expected in {form.attachment_dir}); publish it with the form",
+                file=out,
+            )
     return 1 if failed else 0
 
 

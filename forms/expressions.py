@@ -135,6 +135,10 @@ class EvaluationContext(Protocol):
         """`jr:choice-name(value, '${field}')`: the label of choice `value` of select `field`."""
         ...
 
+    # Optional: `instance_rows(name) -> list[dict[str, str]]`, the items of a secondary
+    # instance for instance('name')/root/item[...] lookups and pulldata(). A context without
+    # it sees no items.
+
 
 Fn: TypeAlias = Callable[[EvaluationContext], Value]
 
@@ -514,7 +518,8 @@ def _tokenize(text: str) -> list[_Token]:
             i = m.end()
         elif c == "/" and re.search(r"\binstance\s*\(", text[:i]):
             raise _Problem(
-                "lookups in external data (instance('…')/root/item[…]) are not supported yet",
+                "only lookups of the form instance('name')/root/item[condition]/column are "
+                "supported",
                 i,
             )
         elif c == "/":
@@ -699,11 +704,9 @@ class _Parser:
 
     def call(self, name: _Token) -> _Call:
         function = _FUNCTIONS.get(str(name.value))
-        if function is None and name.value in _EXTERNAL_DATA_FUNCTIONS:
+        if function is None and name.value == "instance":
             raise _Problem(
-                f"{name.value}() reads external data (a CSV attached to the form), which is "
-                "not supported yet",
-                name.pos,
+                "instance('name') must be followed by /root/item[condition]/column", name.pos
             )
         if function is None:
             raise _Problem(f"unknown function '{name.value}'", name.pos)
@@ -1048,6 +1051,67 @@ def _build_choice_name(compiler: _Compiler, call: _Call) -> Fn:
         return ctx.choice_label(field, chosen) if chosen else ""
 
     return choice_name
+
+
+class _ItemContext:
+    """What a lookup's condition sees: the columns of one item of a secondary instance as
+    `${__choice__column}`, everything else from the form's context."""
+
+    __slots__ = ("_ctx", "_item", "now")
+
+    def __init__(self, ctx: EvaluationContext, item: dict[str, str]):
+        self._ctx = ctx
+        self._item = item
+        self.now = ctx.now
+
+    def resolve(self, name: str) -> Value:
+        if name.startswith(CHOICE_COLUMN_PREFIX):
+            return self._item.get(name[len(CHOICE_COLUMN_PREFIX) :], "")
+        return self._ctx.resolve(name)
+
+    def __getattr__(self, name: str):
+        return getattr(self._ctx, name)
+
+
+def _rows(ctx: EvaluationContext, instance: str) -> list[dict[str, str]]:
+    """The items of a secondary instance: a choice list of the form, or a CSV/GeoJSON file
+    attached to it. A context that has none (a test's) sees no items."""
+    rows = getattr(ctx, "instance_rows", None)
+    return rows(instance) if rows is not None else []
+
+
+def _build_lookup(compiler: _Compiler, call: _Call) -> Fn:
+    """instance('name')/root/item[condition]/column, rewritten by parse() into
+    odk:lookup('name', 'column', condition): the column of the first item meeting the
+    condition, as ODK does for a path that selects one node."""
+    instance_node, column_node, condition_node = call.args
+    instance, column = compiler.fn(instance_node), compiler.fn(column_node)
+    condition = compiler.fn(condition_node)
+
+    def lookup(ctx: EvaluationContext) -> Value:
+        name, wanted = to_string(instance(ctx)), to_string(column(ctx))
+        for item in _rows(ctx, name):
+            if to_bool(condition(_ItemContext(ctx, item))):  # type: ignore[arg-type]
+                return item.get(wanted, "")
+        return ""
+
+    return lookup
+
+
+def _build_pulldata(compiler: _Compiler, call: _Call) -> Fn:
+    """pulldata('file', 'column', 'key_column', key): ODK's lookup in a CSV attached to the
+    form (file.csv): `column` of the first row whose `key_column` equals `key`, else ""."""
+    file, column, key_column, key = (compiler.fn(arg) for arg in call.args)
+
+    def pulldata(ctx: EvaluationContext) -> Value:
+        wanted, key_name, key_value = to_string(column(ctx)), to_string(key_column(ctx)), key(ctx)
+        key_text = to_string(key_value)
+        for row in _rows(ctx, to_string(file(ctx))):
+            if row.get(key_name) == key_text:
+                return row.get(wanted, "")
+        return ""
+
+    return pulldata
 
 
 def _build_of_current(impl: Callable[[Value], Value]) -> Builder:
@@ -1441,9 +1505,6 @@ def _string_length(v: Value) -> float:
     return float(len(to_string(v)))
 
 
-# ODK functions that need a form attachment: named in their refusal.
-_EXTERNAL_DATA_FUNCTIONS = {"pulldata", "instance", "search"}
-
 _FUNCTIONS: dict[str, _Function] = {
     # Logic
     "true": _Function(0, 0, _BOOL, _eager(lambda: True)),
@@ -1522,7 +1583,57 @@ _FUNCTIONS: dict[str, _Function] = {
     "enclosed-area": _Function(1, 1, _NUMBER, _eager(_area)),
     # Identifiers
     "uuid": _Function(0, 1, _STRING, _eager(_uuid)),
+    # External data: choice lists and files attached to the form
+    "pulldata": _Function(4, 4, _STRING, _build_pulldata),
+    "odk:lookup": _Function(3, 3, _STRING, _build_lookup),
 }
+
+
+# --- Choice filters and lookups name the columns of an item bare --------------------------------
+
+CHOICE_COLUMN_PREFIX = "__choice__"
+# choice_filter expressions name columns of the choices sheet bare ("district = ${district}").
+_BARE_NAME = re.compile(
+    r"""('[^']*'|"[^"]*"|\$\{[^}]*\})|([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)(\s*\()?"""
+)
+_OPERATOR_WORDS = {"and", "or", "div", "mod"}
+
+
+def rewrite_choice_filter(text: str) -> str:
+    """Turn the bare item-column names of a choice_filter into references.
+
+    `district = ${district}` becomes `${__choice__district} = ${district}`, which the
+    expression engine understands; the validator resolves those names on each choice.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        literal_or_reference, name, call = match.groups()
+        if literal_or_reference or call or name in _OPERATOR_WORDS:
+            return match.group(0)
+        return "${" + CHOICE_COLUMN_PREFIX + name + "}"
+
+    return _BARE_NAME.sub(replace, text)
+
+
+# instance('name')/root/item[condition]/column, the lookup ODK forms use. The condition may
+# hold quoted text and ${references}, but no brackets of its own.
+_LOOKUP = re.compile(
+    r"""instance\(\s*(['"])([^'"]+)\1\s*\)\s*/\s*root\s*/\s*item\s*"""
+    r"""\[((?:'[^']*'|"[^"]*"|[^\]'"])*)\]\s*/\s*([A-Za-z_][\w.:-]*)"""
+)
+
+
+def rewrite_lookups(text: str) -> str:
+    """instance('name')/root/item[condition]/column -> odk:lookup('name', 'column', condition)
+    with the condition's bare column names as item references (see rewrite_choice_filter)."""
+    if "instance" not in text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        _quote, instance, condition, column = match.groups()
+        return f"odk:lookup('{instance}', '{column}', {rewrite_choice_filter(condition)})"
+
+    return _LOOKUP.sub(replace, text)
 
 
 # --- Public entry points -----------------------------------------------------------------------
@@ -1596,7 +1707,7 @@ def parse(text: str) -> Expression:
     Expression is immutable and parsing depends on nothing else.
     """
     try:
-        tree = _Parser(text).parse()
+        tree = _Parser(rewrite_lookups(text)).parse()
         if _depth(tree) > _MAX_DEPTH:
             raise _Problem(f"expression is nested more than {_MAX_DEPTH} levels deep", None)
         compiler = _Compiler()

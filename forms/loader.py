@@ -21,7 +21,12 @@ from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import get_xlsform
 
-from forms.expressions import ExpressionError, parse
+from forms.expressions import (
+    CHOICE_COLUMN_PREFIX,
+    ExpressionError,
+    parse,
+    rewrite_choice_filter,
+)
 from forms.model import (
     METADATA_TYPES,
     QUESTION_TYPES,
@@ -155,6 +160,9 @@ _COLUMN_OF = {
     "appearance": "appearance",
 }
 
+_SEARCH = re.compile(r"search\((.*)\)", re.DOTALL)
+_SEARCH_MODES = {"matches", "contains", "startswith", "endswith"}
+_PULLDATA_FILE = re.compile(r"""pulldata\(\s*(['"])([^'"]+)\1""")
 _GENERATED_NOTE = re.compile(r"generated_note_name_(\d+)")
 _YES = {"yes", "true", "true()"}
 _NO = {"", "no", "false", "false()"}
@@ -189,8 +197,14 @@ class FormLoadError(Exception):
         super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
 
 
-def load_form(path: str | Path) -> Form:
-    """Read an XLSForm file and return the checked form, or raise FormLoadError."""
+def load_form(path: str | Path, attachment_dir: str | Path | None = None) -> Form:
+    """Read an XLSForm file and return the checked form, or raise FormLoadError.
+
+    The files the form refers to (choices from a file, pulldata() and lookup tables, media)
+    are read from `attachment_dir`, by default the form's own folder. A missing one does not
+    stop the form loading: `Form.missing_attachments()` lists them (as ODK Central does, the
+    form is valid and its files come separately).
+    """
     path = Path(path)
     source = str(path)
     if not path.is_file():
@@ -220,7 +234,8 @@ def load_form(path: str | Path) -> Form:
         raise FormLoadError(source, [problem]) from None
 
     version = str(parsed.get("version") or "") or _content_version(path)
-    return _FormBuilder(workbook, parsed, source, version).build()
+    folder = Path(attachment_dir) if attachment_dir is not None else path.parent
+    return _FormBuilder(workbook, parsed, source, version, folder).build()
 
 
 def _content_version(path: Path) -> str:
@@ -251,8 +266,17 @@ def _problem_from_pyxform(error: PyXFormError) -> FormProblem:
 class _FormBuilder:
     """Turns pyxform's JSON into our model, collecting problems instead of stopping early."""
 
-    def __init__(self, workbook: Any, parsed: dict[str, Any], source: str, version: str):
+    def __init__(
+        self,
+        workbook: Any,
+        parsed: dict[str, Any],
+        source: str,
+        version: str,
+        attachment_dir: Path,
+    ):
         self.parsed = parsed
+        self.attachment_dir = attachment_dir
+        self.file_choices: dict[str, list[Choice]] = {}
         self.source = source
         self.version = version
         self.problems: list[FormProblem] = []
@@ -282,7 +306,7 @@ class _FormBuilder:
         self._refuse_unsupported_settings()
         children = self._nodes(self.parsed.get("children", []), repeat_path=())
         choices = self._choices()
-        for list_name, items in self.external_choices.items():
+        for list_name, items in {**self.external_choices, **self.file_choices}.items():
             choices.setdefault(list_name, items)
         settings_name = self.parsed.get("instance_name")
         form_id = str(self.parsed.get("id_string") or "")
@@ -303,6 +327,7 @@ class _FormBuilder:
             choices=choices,
             source=self.source,
             attachments=sorted(set(self.attachments)),
+            attachment_dir=str(self.attachment_dir),
         )
         if settings_name:
             self._check_expression(settings_name, "instance_name", None, sheet="settings")
@@ -388,16 +413,24 @@ class _FormBuilder:
             }
             if "hint" in preset:
                 element.setdefault("hint", preset["hint"])
-        if kind in ("select one from file", "select all that apply from file") or (
-            question_type in ("select_one", "select_multiple")
-            and str(element.get("itemset", "")).endswith((".csv", ".xml", ".geojson"))
-        ):
+        if kind == "csv-external":
+            # Declares name.csv as a table for instance('name') lookups: not a question.
+            self.attachments.append(f"{name}.csv")
+            return None
+        itemset = str(element.get("itemset", ""))
+        if question_type in ("select_one", "select_multiple") and itemset.endswith(".xml"):
             self._problem(
-                f"choices from a file ('{element.get('itemset')}', select_one_from_file / "
-                "select_multiple_from_file) are not supported yet",
+                f"choices from an XML file ('{itemset}') are not supported yet; use a .csv or "
+                ".geojson file",
                 row,
                 "type",
             )
+        elif question_type in ("select_one", "select_multiple") and itemset.endswith(
+            (".csv", ".geojson")
+        ):
+            self._read_file_choices(itemset)
+        appearance = str((element.get("control") or {}).get("appearance") or "")
+        search = self._search_arguments(appearance, row) if "search(" in appearance else ()
         if kind not in ("group", "repeat") and question_type not in QUESTION_TYPES:
             # Its other columns are pyxform's doing for that type: the type says it all.
             self._problem(
@@ -506,6 +539,7 @@ class _FormBuilder:
             metadata=metadata,
             media=media,
             external=kind == "select one external",
+            search=search,
             default=None if element.get("default") is None else str(element["default"]),
             read_only=_flag_or_expression(
                 bind.get("readonly"), lambda text: self._expression(text, row, "read_only")
@@ -598,7 +632,7 @@ class _FormBuilder:
             if not question.is_select:
                 continue
             if str(question.choice_list).endswith((".csv", ".xml", ".geojson")):
-                continue  # already refused where the question is read
+                continue  # the file's rows: reported as a missing attachment, not an error
             if not question.choice_list or question.choice_list not in form.choices:
                 sheet = "external_choices" if question.external else "choices"
                 self._problem(
@@ -620,6 +654,61 @@ class _FormBuilder:
             node_name = getattr(error, "node_name", None)
             row = form.node(node_name).row if node_name else None
             self._problem(str(error), row, "calculation")
+
+    def _search_arguments(self, appearance: str, row: int) -> tuple[str, ...]:
+        """search('file'[, 'mode', 'column', value ...]) of a select's appearance: its
+        arguments, each a checked expression; a quoted file is an attachment."""
+        match = _SEARCH.search(appearance)
+        arguments = _split_arguments(match.group(1)) if match else []
+        if not arguments or (len(arguments) > 1 and len(arguments) % 2):
+            self._problem(
+                "search() takes a file, or a file, a mode and column/value pairs",
+                row,
+                "appearance",
+            )
+            return ()
+        for argument in arguments:
+            self._check_expression(argument, "appearance", row)
+        if len(arguments) > 1:
+            mode = arguments[1].strip("'\" ")
+            if mode not in _SEARCH_MODES:
+                self._problem(
+                    f"search() mode '{mode}' is not one of {', '.join(sorted(_SEARCH_MODES))}",
+                    row,
+                    "appearance",
+                )
+        literal = re.fullmatch(r"""\s*(['"])([^'"]+)\1\s*""", arguments[0])
+        if literal:
+            self.attachments.append(f"{literal.group(2)}.csv")
+        return tuple(arguments)
+
+    def _read_file_choices(self, file_name: str) -> None:
+        """select_one_from_file: the choices are the rows of the attached CSV (name, label,
+        label::language, other columns for choice filters) or GeoJSON (id, title, the other
+        properties and the geometry)."""
+        self.attachments.append(file_name)
+        if file_name in self.file_choices:
+            return
+        from forms.model import read_attachment_rows
+
+        geojson = file_name.lower().endswith(".geojson")
+        choices = []
+        for row in read_attachment_rows(self.attachment_dir, file_name):
+            name = row.get("id" if geojson else "name", "")
+            if not name:
+                continue
+            label: Translations = {}
+            properties: dict[str, str] = {}
+            for key, value in row.items():
+                if key == ("title" if geojson else "label"):
+                    label["default"] = value
+                elif key.lower().startswith("label::"):
+                    label[key.split("::", 1)[1].strip()] = value
+                    self.languages.add(key.split("::", 1)[1].strip())
+                elif key != ("id" if geojson else "name"):
+                    properties[key] = value
+            choices.append(Choice(name=name, label=label, properties=properties))
+        self.file_choices[file_name] = choices
 
     def _refuse_unsupported_settings(self) -> None:
         """Features a form asks for that we can't honour yet: refused, never dropped."""
@@ -664,6 +753,9 @@ class _FormBuilder:
             return None
         text = str(text).strip()
         self._check_expression(text, column, row)
+        # pulldata('file', ...) and instance('name') read attachments the form names.
+        for match in _PULLDATA_FILE.finditer(text):
+            self.attachments.append(f"{match.group(2)}.csv")
         return text
 
     def _check_expression(self, text: str, column: str, row: int | None, sheet: str = "survey"):
@@ -753,6 +845,28 @@ def _external_choices(workbook: Any) -> dict[str, list[Choice]]:
             Choice(name=name, label=label, properties=properties)
         )
     return lists
+
+
+def _split_arguments(text: str) -> list[str]:
+    """Split a call's argument text at its top-level commas (not inside quotes, ${} or ())."""
+    arguments, depth, quote, current = [], 0, "", []
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "({":
+            depth += 1
+        elif char in ")}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            arguments.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    if "".join(current).strip():
+        arguments.append("".join(current).strip())
+    return arguments
 
 
 def _parameters_of(element: dict[str, Any]) -> dict[str, str]:

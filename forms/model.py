@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -138,6 +139,10 @@ class Question(_Node):
     media: dict[str, Translations] = {}
     # The list of a select_one_external comes from the external_choices sheet.
     external: bool = False
+    # The search() appearance's arguments (expressions): file, then optionally a mode
+    # ('matches', 'contains', 'startswith', 'endswith') and column/value pairs. The choices
+    # are that CSV's rows; the list's first choice names its name and label columns.
+    search: tuple[str, ...] = ()
 
     @property
     def is_select(self) -> bool:
@@ -208,6 +213,8 @@ class Form(BaseModel):
     source: str = Field("", description="File the form was loaded from")
     # Files the form refers to (media, choice and lookup files): published with the form.
     attachments: list[str] = []
+    # Where those files are (the form's own folder unless told otherwise).
+    attachment_dir: str = ""
 
     # Derived lookups, built once in model_post_init.
     _questions: dict[str, Question] = PrivateAttr(default_factory=dict)
@@ -268,6 +275,25 @@ class Form(BaseModel):
     def choices_for(self, question: Question) -> list[Choice]:
         return self.choices.get(question.choice_list or "", [])
 
+    def missing_attachments(self) -> list[str]:
+        """The attachments the form names that are not in its attachment folder."""
+        folder = Path(self.attachment_dir or ".")
+        return [name for name in self.attachments if not (folder / name).is_file()]
+
+    def instance_rows(self, name: str) -> list[dict[str, str]]:
+        """The items of the secondary instance `name`, for lookups and pulldata(): a choice
+        list of the form, else the attachment `name.csv` / `name.geojson` (or `name` itself).
+        Read once per form; a missing file has no items."""
+        cache = self._engine_cache.setdefault("instances", {})
+        rows = cache.get(name)
+        if rows is None:
+            if name in self.choices:
+                rows = [choice_row(choice) for choice in self.choices[name]]
+            else:
+                rows = read_attachment_rows(Path(self.attachment_dir or "."), name)
+            cache[name] = rows
+        return rows
+
     def language_for(self, code: str | None) -> str:
         """The form's language name for an ISO code ("pt"), falling back to the default."""
         if code:
@@ -294,6 +320,58 @@ class Form(BaseModel):
     def key(self) -> str:
         """The identity of this exact form definition: form id plus version."""
         return f"{self.form_id}@{self.version}"
+
+
+def choice_row(choice: Choice) -> dict[str, str]:
+    """A choice as an item of a secondary instance: name, label and its other columns."""
+    label = next((text for text in choice.label.values() if text), "")
+    return {"name": choice.name, "label": label, **choice.properties}
+
+
+def read_attachment_rows(folder: Path, name: str) -> list[dict[str, str]]:
+    """Rows of the attached file `name` (with or without .csv / .geojson) in `folder`.
+
+    CSV: one row per line, by header (as ODK reads pulldata() and select_one_from_file
+    files). GeoJSON: one row per feature, its properties plus `geometry` as an ODK geopoint
+    ("lat lon 0 0") or trace/shape ("lat lon 0 0;..."), and `id` from the feature's id.
+    """
+    import csv
+    import json
+
+    candidates = [name] if "." in name else [f"{name}.csv", f"{name}.geojson"]
+    for candidate in candidates:
+        path = folder / candidate
+        if not path.is_file():
+            continue
+        if path.suffix.lower() == ".geojson":
+            collection = json.loads(path.read_text(encoding="utf-8"))
+            return [_feature_row(feature) for feature in collection.get("features", [])]
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return [
+                {str(k).strip(): (v or "").strip() for k, v in row.items() if k is not None}
+                for row in csv.DictReader(handle)
+            ]
+    return []
+
+
+def _feature_row(feature: dict[str, Any]) -> dict[str, str]:
+    properties = feature.get("properties") or {}
+    row = {str(k): "" if v is None else str(v) for k, v in properties.items()}
+    if feature.get("id") is not None:
+        row.setdefault("id", str(feature["id"]))
+    geometry = feature.get("geometry") or {}
+    coordinates = geometry.get("coordinates")
+    kind = geometry.get("type")
+    if kind == "Point" and coordinates:
+        points = [coordinates]
+    elif kind == "LineString" and coordinates:
+        points = coordinates
+    elif kind == "Polygon" and coordinates:
+        points = coordinates[0]
+    else:
+        points = []
+    row["geometry"] = ";".join(f"{p[1]} {p[0]} 0 0" for p in points)
+    return row
 
 
 Group.model_rebuild()

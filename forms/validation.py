@@ -419,7 +419,11 @@ class _Run:
                 return "choice", message("choice", lang, value=_shorten(value))
             if question.or_other and value == "other":
                 continue
-            choice = self.plan.choices.get(question.choice_list or "", {}).get(value)
+            if question.search:
+                searched = {c.name: c for c in self.search_choices(question, index)}
+                choice = searched.get(value)
+            else:
+                choice = self.plan.choices.get(question.choice_list or "", {}).get(value)
             if choice is None:
                 return "choice", message("choice", lang, value=_shorten(value))
             # Only the chosen values need the filter: evaluating it on the whole list was a
@@ -433,8 +437,41 @@ class _Run:
                 return "choice-filtered", message("choice-filtered", lang, value=value)
         return None
 
+    def search_choices(self, question: Question, index: Index) -> list[Choice]:
+        """The choices of a select with the search() appearance: the rows of the CSV it names
+        that match its condition, then the list's own choices after the first (whose name and
+        label name the CSV's columns), as ODK Collect offers them."""
+        listed = self.form.choices_for(question)
+        if not listed:
+            return []
+        context = _Context(self, question, index)
+        arguments = [
+            to_string(self.form.expression(text).evaluate(context)) for text in question.search
+        ]
+        mode, pairs = (arguments[1], arguments[2:]) if len(arguments) > 1 else ("", [])
+        tests = {
+            "matches": lambda cell, wanted: cell == wanted,
+            "contains": lambda cell, wanted: wanted in cell,
+            "startswith": lambda cell, wanted: cell.startswith(wanted),
+            "endswith": lambda cell, wanted: cell.endswith(wanted),
+        }
+        test = tests.get(mode, tests["matches"])
+        key = listed[0]
+        label_column = next((text for text in key.label.values() if text), "")
+        found = [
+            Choice(name=row.get(key.name, ""), label={"default": row.get(label_column, "")})
+            for row in self.form.instance_rows(arguments[0])
+            if row.get(key.name)
+            and all(test(row.get(pairs[i], ""), pairs[i + 1]) for i in range(0, len(pairs) - 1, 2))
+        ]
+        return found + listed[1:]
+
     def filtered_choices(self, question: Question, index: Index) -> list[Choice]:
-        choices = self.form.choices_for(question)
+        choices = (
+            self.search_choices(question, index)
+            if question.search
+            else self.form.choices_for(question)
+        )
         if not question.choice_filter:
             return choices
         expression = self.plan.expression(rewrite_choice_filter(question.choice_filter))
@@ -651,6 +688,10 @@ class _Context:
         repeat_node = self.run.plan.nodes[repeat]
         base = (*self.index[: len(repeat_node.repeat_path)], int(index) - 1)
         return self.run.values.get((name, base), "")
+
+    def instance_rows(self, name: str) -> list[dict[str, str]]:
+        """Items of a secondary instance (a choice list or an attached file), for lookups."""
+        return self.run.form.instance_rows(name)
 
     def choice_label(self, field_name: str, value: str) -> str:
         question = self.run.form.question(field_name)

@@ -350,7 +350,7 @@ def test_all_problems_are_reported_at_once(write_form):
         | | type | name | label | constraint |
         | | xml-external | a | | |
         | | integer | b | B | . > |
-        | | csv-external | c | | |
+        | | background-audio | c | | |
         """,
     )
     assert [p.split(",")[1].strip() for p in problems] == ["row 2", "row 3", "row 4"]

@@ -228,37 +228,34 @@ def test_required_on_a_group_is_ignored_as_in_odk(load):
 # --- misleading messages -------------------------------------------------------------------
 
 
-def test_choices_from_a_file_are_refused_naming_the_file_feature(write_form):
+def test_choices_from_an_xml_file_are_refused_naming_the_feature(write_form):
     problems = refusals(
         write_form,
         """
         | survey |
         | | type | name | label |
-        | | select_one_from_file villages.csv | village | Village |
+        | | select_one_from_file villages.xml | village | Village |
         """,
     )
     assert problems == [
-        "sheet 'survey', row 2, column 'type': choices from a file ('villages.csv', "
-        "select_one_from_file / select_multiple_from_file) are not supported yet"
+        "sheet 'survey', row 2, column 'type': choices from an XML file ('villages.xml') are "
+        "not supported yet; use a .csv or .geojson file"
     ]
 
 
-def test_instance_lookups_and_pulldata_are_refused_naming_external_data(write_form):
+def test_a_malformed_lookup_is_refused_naming_the_lookup_not_question_syntax(write_form):
     problems = refusals(
         write_form,
         """
         | survey |
         | | type | name | label | calculation |
         | | text | id | Id | |
-        | | calculate | a | | instance('people')/root/item[name=${id}]/age |
-        | | calculate | b | | pulldata('people', 'age', 'name', ${id}) |
+        | | calculate | a | | instance('people')/root/item |
         """,
     )
     assert problems[0].startswith("sheet 'survey', row 3, column 'calculation': cannot read")
-    assert "lookups in external data (instance('…')/root/item[…])" in problems[0]
+    assert "instance('name')/root/item[condition]/column" in problems[0]
     assert "${name}" not in problems[0]
-    assert problems[1].startswith("sheet 'survey', row 4, column 'calculation': cannot read")
-    assert "pulldata() reads external data" in problems[1]
 
 
 def test_max_pixels_is_a_parameter_not_a_missing_column(load):
