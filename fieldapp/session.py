@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -25,12 +24,12 @@ from typing import Any
 
 from forms import Form, Group, Question, Repeat, ValidationResult, validate_record
 from forms.expressions import to_number, to_string
+from forms.labels import fill_references
 from forms.model import Node
 from forms.paths import answer_path
 from forms.validation import FieldIssue, path_of
 
 Index = tuple[int, ...]
-_REFERENCE = re.compile(r"\$\{([^}]+)\}")
 
 
 @dataclass(frozen=True)
@@ -472,23 +471,7 @@ class FormSession:
         return container
 
     def _interpolate(self, text: str, node: Node, index: Index) -> str:
-        if "${" not in text:
-            return text
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if not self.form.has_node(name):
-                return match.group(0)
-            target = self.form.node(name)
-            depth = len(target.repeat_path)
-            value = self.result.value(name, index[:depth])
-            if isinstance(target, Question) and target.type == "select_one" and value:
-                choice = self.form.choice(target.choice_list or "", str(value))
-                if choice:
-                    return self.form.text(choice.label, self.language)
-            return to_string(value)
-
-        return _REFERENCE.sub(replace, text)
+        return fill_references(self.form, self.result, text, index, self.language)
 
 
 def record_summary(form: Form, result: ValidationResult) -> dict[str, Any]:

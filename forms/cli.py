@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from forms.expressions import to_number
+from forms.labels import fill_references
 from forms.loader import FormLoadError, load_form
 from forms.model import Form, Group, Node, Question, Repeat
 from forms.validation import path_of, validate_record
@@ -104,21 +107,22 @@ def validate_file(form_path: Path, record_path: Path, lang: str | None, out: Tex
 
 
 def preview_form(path: Path, lang: str | None, stdin: TextIO, out: TextIO) -> int:
-    """Walk the form like an enumerator would: relevance applies, answers are checked."""
+    """Walk the form like an enumerator would, with the app's rules: relevance, choice
+    filters, ${} references in labels and repeat counts come from the engine, and answers
+    are checked as they are typed."""
     try:
         form = load_form(path)
     except FormLoadError as error:
         print(str(error), file=sys.stderr)
         return 2
-    language = lang or None
+    walk = _Preview(form, lang or None, stdin, out)
     print(f"{form.title} ({form.form_id}, version {form.version})", file=out)
     print("Type an answer and press Enter; empty skips; 'q' quits.\n", file=out)
-    record: dict[str, Any] = {}
     try:
-        _preview_nodes(form, form.children, record, record, language, stdin, out, prefix="")
+        walk.nodes(form.children, walk.record, (), prefix="")
     except _Quit:
         print("\n(stopped)", file=out)
-    result = validate_record(form, record, language=language)
+    result = validate_record(form, walk.record, language=walk.language)
     print("\nRecord:", file=out)
     print(json.dumps(result.record, indent=2, ensure_ascii=False), file=out)
     for issue in result.errors:
@@ -132,81 +136,86 @@ class _Quit(Exception):
     pass
 
 
-def _preview_nodes(
-    form: Form,
-    nodes: list[Node],
-    record: dict[str, Any],
-    scope: dict[str, Any],
-    language: str | None,
-    stdin: TextIO,
-    out: TextIO,
-    prefix: str,
-) -> None:
-    for node in nodes:
-        if not _relevant_now(form, record, node, scope):
-            continue
-        label = form.text(node.label, language)
-        if isinstance(node, Repeat):
-            instances: list[dict[str, Any]] = scope.setdefault(node.name, [])
-            while True:
-                answer = _ask(
-                    f"{prefix}Add a {label or node.name} (#{len(instances) + 1})? [y/N] ",
-                    stdin,
-                    out,
-                )
-                if answer.lower() not in ("y", "yes", "s", "sim"):
+class _Preview:
+    """One walk through a form at the terminal. The record is re-validated after each
+    answer, so what is asked next follows from the engine, in one place."""
+
+    def __init__(self, form: Form, language: str | None, stdin: TextIO, out: TextIO):
+        self.form, self.language, self.stdin, self.out = form, language, stdin, out
+        self.record: dict[str, Any] = {}
+        self.result = validate_record(form, self.record, language=language)
+
+    def refresh(self) -> None:
+        self.result = validate_record(self.form, self.record, language=self.language)
+
+    def label(self, node: Node, index: tuple[int, ...]) -> str:
+        text = self.form.text(node.label, self.language)
+        return fill_references(self.form, self.result, text, index, self.language)
+
+    def nodes(
+        self, nodes: list[Node], scope: dict[str, Any], index: tuple[int, ...], prefix: str
+    ) -> None:
+        for node in nodes:
+            self.refresh()
+            if not self.result.is_relevant(node.name, index):
+                continue
+            if isinstance(node, Repeat):
+                self.repeat(node, scope, index, prefix)
+            elif isinstance(node, Group):
+                label = self.label(node, index)
+                if label:
+                    print(f"{prefix}== {label} ==", file=self.out)
+                self.nodes(node.children, scope, index, prefix)
+            elif node.type == "note":
+                print(f"{prefix}{self.label(node, index)}", file=self.out)
+            elif node.takes_input:
+                self.question(node, scope, index, prefix)
+
+    def repeat(self, repeat: Repeat, scope: dict, index: tuple[int, ...], prefix: str) -> None:
+        instances: list[dict[str, Any]] = scope.setdefault(repeat.name, [])
+        label = self.label(repeat, index) or repeat.name
+        expected = None
+        if repeat.repeat_count:
+            number = to_number(self.result.evaluate(repeat.repeat_count, repeat.name, index))
+            expected = int(number) if math.isfinite(number) and number >= 0 else 0
+        while True:
+            if expected is not None:  # repeat_count decides, as in the app: no "Add …?"
+                if len(instances) >= expected:
                     break
-                instance: dict[str, Any] = {}
-                instances.append(instance)
-                _preview_nodes(
-                    form, node.children, record, instance, language, stdin, out, prefix + "  "
-                )
-        elif isinstance(node, Group):
-            if label:
-                print(f"{prefix}== {label} ==", file=out)
-            _preview_nodes(form, node.children, record, scope, language, stdin, out, prefix)
-        elif node.type == "note":
-            print(f"{prefix}{label}", file=out)
-        elif node.takes_input:
-            _ask_question(form, node, record, scope, language, stdin, out, prefix)
+                print(f"{prefix}-- {label} {len(instances) + 1}/{expected} --", file=self.out)
+            else:
+                question = f"{prefix}Add a {label} (#{len(instances) + 1})? [y/N] "
+                if _ask(question, self.stdin, self.out).lower() not in ("y", "yes", "s", "sim"):
+                    break
+            instances.append({})
+            inner = (*index, len(instances) - 1)
+            self.nodes(repeat.children, instances[-1], inner, prefix + "  ")
 
-
-def _relevant_now(form: Form, record: dict, node: Node, scope: dict) -> bool:
-    # Re-validate the record as typed so far: the engine decides relevance, in one place.
-    result = validate_record(form, record)
-    return result.is_relevant(node.name, _index_of(record, scope, node))
-
-
-def _index_of(record: dict, scope: dict, node: Node) -> tuple[int, ...]:
-    if scope is record:
-        return ()
-    for repeat in reversed(node.repeat_path):
-        instances = record.get(repeat) if len(node.repeat_path) == 1 else None
-        if instances is not None:
-            return (len(instances) - 1,)
-    return ()
-
-
-def _ask_question(form, question: Question, record, scope, language, stdin, out, prefix) -> None:
-    label = form.text(question.label, language) or question.name
-    hint = form.text(question.hint, language)
-    choices = form.choices_for(question) if question.is_select else []
-    while True:
-        print(f"{prefix}{label}" + (f"  ({hint})" if hint else ""), file=out)
-        for number, choice in enumerate(choices, 1):
-            print(f"{prefix}  {number}. {form.text(choice.label, language)}", file=out)
-        answer = _ask(f"{prefix}> ", stdin, out)
-        if answer == "":
-            scope.pop(question.name, None)
-            return
-        scope[question.name] = _interpret(question, answer, choices)
-        result = validate_record(form, record, language=language)
-        index = _index_of(record, scope, question)
-        problems = [i for i in result.errors if i.path == path_of(form, question.name, index)]
-        if not problems:
-            return
-        for issue in problems:
-            print(f"{prefix}  ✗ {issue.message}", file=out)
+    def question(
+        self, question: Question, scope: dict, index: tuple[int, ...], prefix: str
+    ) -> None:
+        form, out = self.form, self.out
+        label = self.label(question, index) or question.name
+        hint = fill_references(
+            form, self.result, form.text(question.hint, self.language), index, self.language
+        )
+        while True:
+            choices = self.result.filtered_choices(question, index) if question.is_select else []
+            print(f"{prefix}{label}" + (f"  ({hint})" if hint else ""), file=out)
+            for number, choice in enumerate(choices, 1):
+                print(f"{prefix}  {number}. {form.text(choice.label, self.language)}", file=out)
+            answer = _ask(f"{prefix}> ", self.stdin, out)
+            if answer == "":
+                scope.pop(question.name, None)
+                return
+            scope[question.name] = _interpret(question, answer, choices)
+            self.refresh()
+            path = path_of(form, question.name, index)
+            problems = [issue for issue in self.result.errors if issue.path == path]
+            if not problems:
+                return
+            for issue in problems:
+                print(f"{prefix}  ✗ {issue.message}", file=out)
 
 
 def _interpret(question: Question, answer: str, choices: list) -> Any:

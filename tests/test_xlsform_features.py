@@ -548,3 +548,42 @@ def test_a_real_form_with_metadata_and_aliases_loads_and_fills(store):
     assert session.answers[next(q.name for q in form.questions() if q.metadata == "start")] == (
         "2026-11-30T09:15:00"
     )
+
+
+# --- preview follows the app's rules --------------------------------------------------------
+
+
+PREVIEW_FORM = """
+| survey |
+| | type | name | label | choice_filter | repeat_count |
+| | text | head | Name of the head | | |
+| | select_one province | province | Province of ${head} | | |
+| | select_one district | district | District in ${province} | province=${province} | |
+| | integer | children | Children | | |
+| | begin repeat | child | Child | | ${children} |
+| | text | child_name | Name of child of ${head} | | |
+| | end repeat | | | | |
+| choices |
+| | list_name | name | label | province |
+| | province | zam | Zambézia | |
+| | province | nia | Niassa | |
+| | district | moc | Mocuba | zam |
+| | district | cua | Cuamba | nia |
+"""
+
+
+def test_preview_filters_choices_fills_labels_and_follows_repeat_counts(write_form):
+    import io
+
+    from forms.cli import preview_form
+
+    answers = io.StringIO("Ana\n1\n1\n2\nRui\nEva\n")
+    out = io.StringIO()
+    assert preview_form(write_form(PREVIEW_FORM), None, answers, out) == 0
+    text = out.getvalue()
+    assert "Province of Ana" in text
+    assert "District in Zambézia" in text
+    assert "1. Mocuba" in text and "Cuamba" not in text  # the choice filter applies
+    assert "Add a" not in text  # repeat_count decides how many children
+    assert text.count("Name of child of Ana") == 2
+    assert '"child_name": "Eva"' in text
