@@ -26,6 +26,22 @@ def localized_title(form: Form, language: str) -> str:
     return parts[0] if wants_default else parts[1]
 
 
+def form_attachment_dir(store, form_id: str, version: str) -> Path:
+    """Where the files published with a form version (CSV/GeoJSON choices and lookups,
+    media) are kept on the tablet: beside the store, one folder per form version."""
+    return Path(store.path).parent / "form-attachments" / form_id / version
+
+
+def _suffix_of(content: bytes) -> str:
+    """The file type of a cached form, from its bytes: the server publishes .xlsx and .xls
+    workbooks, and pyxform's .md and .csv text forms (pyxform reads by suffix)."""
+    if content[:2] == b"PK":
+        return ".xlsx"
+    if content[:4] == b"\xd0\xcf\x11\xe0":
+        return ".xls"
+    return ".md" if content.lstrip()[:1] == b"|" else ".csv"
+
+
 @dataclass(frozen=True)
 class FormEntry:
     form_id: str
@@ -62,10 +78,15 @@ class FormCatalog:
             content = self.store.form_content(form_id, version)
             digest = hashlib.sha256(content).hexdigest()[:12]
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            path = self.cache_dir / f"{form_id}-{digest}.xlsx"
+            path = self.cache_dir / f"{form_id}-{digest}{_suffix_of(content)}"
             if not path.exists():
                 path.write_bytes(content)
-            self._loaded[key] = load_form(path)
+            # A form downloaded with attachments has them in its own folder; a bundled form
+            # has its files beside it.
+            attachments = form_attachment_dir(self.store, form_id, version)
+            self._loaded[key] = load_form(
+                path, attachment_dir=attachments if attachments.is_dir() else None
+            )
         return self._loaded[key]
 
     def title(self, entry: FormEntry, language: str) -> str:

@@ -377,8 +377,39 @@ class SyncClient:
                     f"Form {key[0]} version {key[1]} arrived damaged (checksum mismatch); "
                     "sync again."
                 )
+            # Its files first: a form is cached only once everything it needs is here, so
+            # an interrupted download is simply done again at the next sync.
+            self._download_attachments(key, info.get("attachments") or [])
             self.store.cache_form(key[0], key[1], info["title"], content, source="server")
             report.forms_downloaded.append(f"{key[0]}@{key[1]}")
+
+    def _download_attachments(self, key: tuple[str, str], attachments: list[dict]) -> None:
+        from fieldapp.catalog import form_attachment_dir
+
+        folder = form_attachment_dir(self.store, *key)
+        for attachment in attachments:
+            name = str(attachment["name"])
+            if "/" in name or "\\" in name or name.startswith("."):
+                raise ProtocolError(f"Form {key[0]} lists an attachment with a bad name {name!r}.")
+            target = folder / name
+            if (
+                target.is_file()
+                and hashlib.sha256(target.read_bytes()).hexdigest() == (attachment["sha256"])
+            ):
+                continue
+            response = self.transport.request(
+                "GET", f"{API}/forms/{key[0]}/{key[1]}/attachments/{name}"
+            )
+            self._raise_for_status(response, f"downloading {name} of form {key[0]}")
+            if hashlib.sha256(response.content).hexdigest() != attachment["sha256"]:
+                raise ProtocolError(
+                    f"{name} of form {key[0]} version {key[1]} arrived damaged (checksum "
+                    "mismatch); sync again."
+                )
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{name}.partial")
+            partial.write_bytes(response.content)
+            partial.replace(target)
 
     def _check_state(self) -> str:
         body: dict[str, Any] = {

@@ -175,6 +175,12 @@ class PushStatusResponse(_Model):
     missing: list[str]
 
 
+class AttachmentInfo(_Model):
+    name: str = Field(description="file name the form refers to, e.g. villages.csv")
+    sha256: str
+    size: int
+
+
 class FormInfo(_Model):
     form_id: str
     version: str
@@ -182,6 +188,11 @@ class FormInfo(_Model):
     sha256: str
     size: int
     current: bool = Field(description="the version new records should use")
+    attachments: list[AttachmentInfo] = Field(
+        default_factory=list,
+        description="files published with the form (choice and lookup files, media); "
+        "download each from /forms/{form_id}/{version}/attachments/{name}",
+    )
 
 
 class Site(_Model):

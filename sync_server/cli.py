@@ -4,7 +4,7 @@
     sync-server enroll --enumerator NAME --district PCODE [--site ID ...] [--server-role]
     sync-server revoke (--device ID | --enumerator NAME)
     sync-server coordinator --name NAME --district PCODE
-    sync-server publish-form PATH [PATH ...]
+    sync-server publish-form FORM [ATTACHMENT ...]
     sync-server forward --to URL (--token TOKEN | --code CODE) [--every SECONDS]
 
 Every command takes --data-dir (default ./sync-data). The management commands may run
@@ -94,9 +94,17 @@ def _parser() -> argparse.ArgumentParser:
     coordinator.add_argument("--name", required=True, help="the coordinator's name")
     coordinator.add_argument("--district", required=True, help="district P-code, e.g. MZ1120")
 
-    publish = command("publish-form", "Publish XLSForm files to the tablets.", _publish)
+    publish = command(
+        "publish-form", "Publish an XLSForm and its attachments to the tablets.", _publish
+    )
+    publish.add_argument("form", type=Path, metavar="FORM", help="the XLSForm (.xlsx)")
     publish.add_argument(
-        "paths", nargs="+", type=Path, metavar="PATH", help="XLSForm files (.xlsx)"
+        "attachments",
+        nargs="*",
+        type=Path,
+        metavar="ATTACHMENT",
+        help="files the form uses (CSV/GeoJSON choices and lookups, media); those beside "
+        "the form are taken when not given",
     )
 
     forward = command(
@@ -198,20 +206,23 @@ def _publish(args: argparse.Namespace) -> int:
     from sync_server.db import Database
 
     db = Database(args.data_dir)
-    failed = 0
+    warnings: list[str] = []
     try:
-        for path in args.paths:
-            try:
-                form, new = db.write(lambda conn, p=path: publish_form(conn, args.data_dir, p))
-            except (FormLoadError, PublishError) as error:
-                print(f"not published: {error}", file=sys.stderr)
-                failed += 1
-                continue
-            state = "published" if new else "already published"
-            print(f"{state}: {form.form_id} version {form.version} ({form.title})")
+        form, new = db.write(
+            lambda conn: publish_form(
+                conn, args.data_dir, args.form, args.attachments, warnings=warnings
+            )
+        )
+    except (FormLoadError, PublishError) as error:
+        print(f"not published: {error}", file=sys.stderr)
+        return 1
     finally:
         db.close()
-    return 1 if failed else 0
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    state = "published" if new else "already published"
+    print(f"{state}: {form.form_id} version {form.version} ({form.title})")
+    return 0
 
 
 def _forward(args: argparse.Namespace) -> int:

@@ -48,6 +48,7 @@ CATALOGUE: dict[tuple[int, str], str] = {
     (403, "revoked"): "enrollment refused: the code was revoked",
     (404, "not-found"): "nothing there in your scope",
     (404, "unknown-form"): "that form version is not published",
+    (404, "unknown-attachment"): "the form has no attachment of that name",
     (405, "method-not-allowed"): "that method is not offered at that address",
     (409, "used"): "the code enrolled another tablet",
     (409, "device-id-taken"): "another account already has that device id",

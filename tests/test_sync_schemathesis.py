@@ -25,6 +25,7 @@ OPERATIONS = [
     ("POST", "/api/v1/state"),
     ("GET", "/api/v1/forms"),
     ("GET", "/api/v1/forms/{form_id}/{version}"),
+    ("GET", "/api/v1/forms/{form_id}/{version}/attachments/{name}"),
     ("GET", "/api/v1/records/{record_id}"),
     ("GET", "/api/v1/conflicts"),
     ("POST", "/api/v1/conflicts/{conflict_id}/resolve"),

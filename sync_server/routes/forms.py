@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from sync_core.protocol import API_PREFIX, FormInfo
-from sync_server.catalog import form_info, published_forms
+from sync_server.catalog import form_attachments, form_info, published_forms
 from sync_server.problems import Problem
 from sync_server.routes.deps import Caller, Context
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["forms"])
 def list_forms(ctx: Context, who: Caller) -> list[dict[str, Any]]:
     """Every published form version; `current` marks the one to use for new records."""
     with ctx.db.read() as conn:
-        return [form_info(f) for f in published_forms(conn)]
+        return [form_info(f, ctx.data_dir) for f in published_forms(conn)]
 
 
 @router.get(
@@ -40,4 +40,34 @@ def download_form(form_id: str, version: str, ctx: Context, who: Caller) -> File
         media_type="application/octet-stream",
         filename=f"{form.form_id}-{form.version}{Path(form.file_name).suffix}",
         headers={"X-Content-SHA256": form.sha256},
+    )
+
+
+@router.get(
+    "/forms/{form_id}/{version}/attachments/{name}",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_attachment(
+    form_id: str, version: str, name: str, ctx: Context, who: Caller
+) -> FileResponse:
+    """A file published with the form (CSV/GeoJSON for choices and lookups, media); its
+    sha256 is in the form list."""
+    with ctx.db.read() as conn:
+        found = [f for f in published_forms(conn) if (f.form_id, f.version) == (form_id, version)]
+    # Only a name the form lists: never a path a caller makes up.
+    attachment = next(
+        (a for f in found for a in form_attachments(ctx.data_dir, f) if a.name == name), None
+    )
+    if attachment is None:
+        raise Problem(
+            "unknown-attachment",
+            f"Form {form_id!r} version {version!r} has no attachment {name!r}.",
+        )
+    folder = Path(found[0].file_name).parent
+    return FileResponse(
+        ctx.data_dir / "forms" / folder / attachment.name,
+        media_type="application/octet-stream",
+        filename=attachment.name,
+        headers={"X-Content-SHA256": attachment.sha256},
     )

@@ -143,7 +143,7 @@ def pull(
     the last page (`more` false)."""
     with ctx.db.read() as conn:
         page = records.pull_page(conn, who, cursor, limit, PULL_PAGE_BYTES)
-        forms = [] if page.more else [form_info(f) for f in published_forms(conn)]
+        forms = [] if page.more else [form_info(f, ctx.data_dir) for f in published_forms(conn)]
     head = {
         "cursor": page.cursor,
         "more": page.more,
