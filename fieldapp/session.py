@@ -123,6 +123,17 @@ class FormSession:
     def hint(self, node: Node, index: Index = ()) -> str:
         return self._interpolate(self.form.text(node.hint, self.language), node, index)
 
+    def media_file(self, media: dict[str, dict[str, str]], kind: str) -> Path | None:
+        """The file of a question's or choice's media::image / audio / video in the session
+        language, when it was published with the form (None when the form has none, or the
+        tablet doesn't have it: the label alone still says everything)."""
+        translations = media.get(kind) or (media.get("image") if kind == "big-image" else None)
+        name = self.form.text(translations or {}, self.language)
+        if not name or "/" in name or "\\" in name:
+            return None
+        path = Path(self.form.attachment_dir or ".") / name
+        return path if path.is_file() else None
+
     def choices(self, slot: Slot) -> list[tuple[str, str]]:
         """(name, label) of the choices to show now, after the choice filter."""
         choices = self.result.filtered_choices(slot.question, slot.index)

@@ -147,6 +147,7 @@ class QuestionWidget(BoxLayout):
         hint = session.hint(question, slot.index)
         if hint:
             self.add_widget(WrappedLabel(text=hint, font_size=sp(16), color=HINT_COLOUR))
+        self.add_media(question.media)
         self.build_input()
         self.message_label = WrappedLabel(text="", font_size=sp(17), markup=False)
         self.add_widget(self.message_label)
@@ -155,6 +156,23 @@ class QuestionWidget(BoxLayout):
     # subclasses add their input here
     def build_input(self) -> None:
         pass
+
+    def add_media(self, media: dict[str, dict[str, str]]) -> None:
+        """The question's media prompts: its picture, and a button that plays its audio
+        or video where the platform can (the file name otherwise)."""
+        from kivy.uix.image import Image
+
+        picture = self.session.media_file(media, "image")
+        if picture is not None:
+            self.add_widget(
+                Image(source=str(picture), size_hint_y=None, height=dp(220), fit_mode="contain")
+            )
+        for kind in ("audio", "video"):
+            path = self.session.media_file(media, kind)
+            if path is not None:
+                button = BigButton(text=_("Play") + f"  ({path.name})")
+                button.bind(on_release=lambda *_args, p=path: _play(p))
+                self.add_widget(button)
 
     def answer(self, value: Any) -> None:
         self.on_answer_callback(self.slot, value)
@@ -741,6 +759,16 @@ def widget_for(session: FormSession, slot: Slot, on_answer: AnswerCallback) -> Q
     if question.is_read_only or question.calculation:
         return ComputedQuestion(session, slot, on_answer)
     return WIDGETS.get(question.type, TextQuestion)(session, slot, on_answer)
+
+
+def _play(path) -> None:
+    """Play a media prompt with Kivy's sound provider; silently nothing where there is none
+    (the button still names the file, for the enumerator to open elsewhere)."""
+    from kivy.core.audio import SoundLoader
+
+    sound = SoundLoader.load(str(path))
+    if sound is not None:
+        sound.play()
 
 
 def _number(value: float) -> str:
