@@ -119,6 +119,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The form has no question named “{name}” here.",
         "pt": "O formulário não tem nenhuma pergunta “{name}” aqui.",
     },
+    "metadata-device": {
+        "en": "The device id “{value}” is not the device that sent this record ({device}).",
+        "pt": "O ID “{value}” não é o do dispositivo que enviou este registo ({device}).",
+    },
     "not-an-object": {
         "en": "A record must be a JSON object of answers.",
         "pt": "Um registo deve ser um objeto JSON de respostas.",

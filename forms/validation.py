@@ -153,6 +153,7 @@ def validate_record(
     now: dt.datetime | None = None,
     gazetteer: Any = None,
     thresholds: Thresholds | None = None,
+    device_id: str | None = None,
 ) -> ValidationResult:
     """Check `record` against `form`; see the module docstring for what is checked.
 
@@ -162,12 +163,36 @@ def validate_record(
     the bundled Zambezia data is used when it's None. `thresholds` are the minimum
     standards to rate the form's indicators against (bundled Sphere emergency by default);
     amber and red ratings are warnings that name the threshold and its source.
+    `device_id`, when given (the server, for a record's first revision), is the device that
+    made the record: a `deviceid` metadata answer must be that device.
     """
     run = _Run(form, record, language, now or dt.datetime.now(), gazetteer)
     result = run.execute()
+    if device_id is not None and isinstance(record, dict):
+        _check_device(form, result, run.message_language, device_id)
     if result.record:
         run.rate(result, thresholds or _default_thresholds())
     return result
+
+
+def _check_device(form: Form, result: ValidationResult, language: str, device_id: str) -> None:
+    """ODK's deviceid is filled by the app with the device's own id: another value means the
+    record did not come from the device that sent it as new."""
+    for question in form.questions():
+        if question.metadata != "deviceid" or question.repeat_path:
+            continue
+        value = result.record.get(question.name)
+        if value not in (None, "", device_id):
+            result.errors.append(
+                FieldIssue(
+                    path=question.name,
+                    name=question.name,
+                    code="metadata",
+                    message=message(
+                        "metadata-device", language, value=_shorten(value), device=device_id
+                    ),
+                )
+            )
 
 
 @functools.lru_cache(maxsize=1)

@@ -141,7 +141,11 @@ def check_batch(
             if created is None:
                 item.reasons = [_reason("created_at", "created_at is not an ISO 8601 time.")]
                 continue
-            jobs.append((str(form_path), revision.answers, language, created))
+            # A new record's deviceid metadata must be the device that made it (an edit on
+            # another device keeps the original value, as ODK does).
+            new_record = revision.parent_revision_id is None
+            device = revision.device_id if new_record else None
+            jobs.append((str(form_path), revision.answers, language, created, device))
             to_check.append((item, where))
     # Spread one batch over the workers: all cores help the tablet waiting for it.
     size = max(8, -(-len(jobs) // max(1, validation.worker_count(ctx.validation_workers))))

@@ -21,8 +21,9 @@ from typing import Any
 from forms import Form, FormLoadError, load_form, validate_record
 from forms.scope import record_scope
 
-# One job: (form file, answers, language for messages, time the record was saved).
-Job = tuple[str, dict[str, Any], str | None, dt.datetime]
+# One job: (form file, answers, language for messages, time the record was saved, the
+# device a new record must come from: its deviceid metadata is checked; None for an edit).
+Job = tuple[str, dict[str, Any], str | None, dt.datetime, str | None]
 # Its outcome: (field-level errors, district, site id); errors None: the form won't load.
 Outcome = tuple[list[dict[str, str]] | None, str | None, str | None]
 
@@ -41,12 +42,14 @@ def _form(path: str) -> Form | None:
 def check(jobs: list[Job]) -> list[Outcome]:
     """Validate each job's answers against exactly that form file (a published version)."""
     outcomes: list[Outcome] = []
-    for form_path, answers, language, saved_at in jobs:
+    for form_path, answers, language, saved_at, device_id in jobs:
         form = _form(form_path)
         if form is None:
             outcomes.append((None, None, None))
             continue
-        result = validate_record(form, answers, language=language, now=saved_at)
+        result = validate_record(
+            form, answers, language=language, now=saved_at, device_id=device_id
+        )
         district, site_id = record_scope(form, answers)
         outcomes.append(([issue.as_dict() for issue in result.errors], district, site_id))
     return outcomes

@@ -15,7 +15,7 @@ from fieldapp.catalog import FormCatalog, form_attachment_dir
 from fieldapp.session import FormSession, Slot
 from fieldapp.store import Store
 from fieldapp.sync_client import SyncClient
-from tests.sync_helpers import DISTRICT, auth, cli, running_server
+from tests.sync_helpers import DISTRICT, auth, cli, push, revision, running_server
 
 VILLAGE_FORM = f"""
 | survey |
@@ -122,3 +122,46 @@ def test_a_missing_attachment_is_a_warning_and_files_beside_the_form_are_taken(t
     (beside / "villages.csv").write_text(VILLAGES_CSV, encoding="utf-8")
     taken = cli(data, "publish-form", str(beside / "villages.md"))
     assert "published: villages version 2" in taken.stdout and "warning" not in taken.stderr
+
+
+METADATA_FORM = """
+| survey |
+| | type | name | label |
+| | start | start | |
+| | deviceid | deviceid | |
+| | text | district | District |
+| settings |
+| | form_id | version |
+| | metadata_check | 1 |
+"""
+
+
+def test_the_server_checks_a_new_records_metadata(tmp_path):
+    forms_dir = tmp_path / "forms"
+    forms_dir.mkdir()
+    (forms_dir / "metadata_check.md").write_text(METADATA_FORM.strip() + "\n", encoding="utf-8")
+    with running_server(tmp_path / "data", forms_dir) as server:
+        device, token = server.enroll()
+
+        def send(answers, **kwargs):
+            item = revision(device, answers, form_id="metadata_check", form_version="1", **kwargs)
+            response = push(server.url, token, device, [item])
+            assert response.status_code in (200, 422), response.text  # 422: all rejected
+            return item, response.json()["results"][0]
+
+        good = {"start": "2026-11-30T09:15:00", "deviceid": device, "district": DISTRICT}
+        first, result = send(good)
+        assert result["status"] == "accepted"
+        _, result = send({**good, "deviceid": "someone-else"})
+        assert result["status"] == "rejected"
+        assert [(r["field"], r["code"]) for r in result["reasons"]] == [("deviceid", "metadata")]
+        _, result = send({**good, "start": "yesterday"})
+        assert result["status"] == "rejected"
+        assert [(r["field"], r["code"]) for r in result["reasons"]] == [("start", "datetime")]
+        # An edit keeps the device id of the device that made the record.
+        _, result = send(
+            {**good, "deviceid": "the-first-tablet"},
+            record_id=first["record_id"],
+            parent=first["revision_id"],
+        )
+        assert result["status"] == "accepted"
