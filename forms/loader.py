@@ -112,6 +112,7 @@ _KNOWN_KEYS = {
     "sms_field",
     # pyxform's copy of a select_one_external's list name (for ODK's itemsets.csv).
     "query",
+    "_sheet_name",  # see qualify_duplicate_names
 }
 # Keys pyxform itself knows: it writes them into the XForm, so they change what ODK does and
 # we must understand them or refuse. Any other column (analysis columns such as level, theme,
@@ -233,6 +234,7 @@ def load_form(path: str | Path, attachment_dir: str | Path | None = None) -> For
         problem = FormProblem(f"cannot read the file as an XLSForm ({error})", sheet="-")
         raise FormLoadError(source, [problem]) from None
 
+    qualify_duplicate_names(parsed)
     version = str(parsed.get("version") or "") or _content_version(path)
     folder = Path(attachment_dir) if attachment_dir is not None else path.parent
     return _FormBuilder(workbook, parsed, source, version, folder).build()
@@ -387,7 +389,7 @@ class _FormBuilder:
 
     def _node(self, element: dict[str, Any], repeat_path: tuple[str, ...]) -> Node | None:
         name = str(element.get("name", ""))
-        row, sheet_row = self._row_of(name)
+        row, sheet_row = self._row_of(str(element.get(_SHEET_NAME, name)))
         kind = str(element.get("type", ""))
 
         if name in self.seen_names:
@@ -816,6 +818,46 @@ def _changes_behaviour(attribute: str) -> bool:
     if attribute in _HARMLESS_ATTRIBUTES:
         return False
     return ":" in attribute or attribute in _ODK_ATTRIBUTES
+
+
+_SHEET_NAME = "_sheet_name"
+
+
+def qualify_duplicate_names(parsed: dict[str, Any]) -> None:
+    """Give a name used in more than one group or repeat (valid XLSForm) a key of its own.
+
+    Records are keyed by name, so two questions named `phone` in groups `g1` and `g2` become
+    `g1.phone` and `g2.phone`: the shortest run of enclosing group names that tells them
+    apart; one outside any group keeps its bare name. No expression can refer to such a name
+    (pyxform refuses `${phone}` when `phone` is not unique), so nothing else changes. Forms
+    without such names, and so every record stored before, keep their keys. Changes `parsed`
+    in place; the sheet's name is kept for messages.
+    """
+    placed: list[tuple[dict[str, Any], tuple[str, ...]]] = []
+
+    def walk(elements: list[dict[str, Any]], groups: tuple[str, ...]) -> None:
+        for element in elements:
+            if element.get("name") == "meta" and (element.get("control") or {}).get("bodyless"):
+                continue
+            placed.append((element, groups))
+            if element.get("type") in ("group", "repeat"):
+                walk(element.get("children") or [], (*groups, str(element.get("name", ""))))
+
+    walk(parsed.get("children") or [], ())
+    by_name: dict[str, list[tuple[dict[str, Any], tuple[str, ...]]]] = {}
+    for element, groups in placed:
+        by_name.setdefault(str(element.get("name", "")), []).append((element, groups))
+    for name, found in by_name.items():
+        if len(found) < 2:
+            continue
+        for depth in range(1, max(len(groups) for _, groups in found) + 1):
+            keys = [".".join([*groups[-depth:], name]) for _, groups in found]
+            if len(set(keys)) == len(keys):
+                break
+        for (element, groups), key in zip(found, keys, strict=True):
+            if groups:  # still equal keys are refused later as duplicate names
+                element[_SHEET_NAME] = name
+                element["name"] = key
 
 
 def _external_choices(workbook: Any) -> dict[str, list[Choice]]:

@@ -270,24 +270,22 @@ def test_missing_choice_list_is_refused(write_form):
     assert "row 2" in problems[0] and "colours" in problems[0]
 
 
-def test_duplicate_names_are_refused_even_in_different_groups(write_form):
-    problems = refused(
-        write_form,
-        """
-        | survey |
-        | | type | name | label |
-        | | begin_group | g1 | G1 |
-        | | text | phone | Phone |
-        | | end_group | | |
-        | | begin_group | g2 | G2 |
-        | | text | phone | Phone again |
-        | | end_group | | |
-        """,
+def test_the_same_name_in_different_groups_gets_a_key_of_its_own(write_form):
+    form = load_form(
+        write_form(
+            """
+            | survey |
+            | | type | name | label |
+            | | begin_group | g1 | G1 |
+            | | text | phone | Phone |
+            | | end_group | | |
+            | | begin_group | g2 | G2 |
+            | | text | phone | Phone again |
+            | | end_group | | |
+            """
+        )
     )
-    assert problems == [
-        "sheet 'survey', row 6, column 'name': the name 'phone' is already used on row 3; "
-        "names must be unique across the whole form (records are keyed by question name)"
-    ]
+    assert [(q.name, q.row) for q in form.questions()] == [("g1.phone", 3), ("g2.phone", 6)]
 
 
 def test_duplicate_names_in_the_same_group_are_refused_by_pyxform_with_the_row(write_form):

@@ -587,3 +587,67 @@ def test_preview_filters_choices_fills_labels_and_follows_repeat_counts(write_fo
     assert "Add a" not in text  # repeat_count decides how many children
     assert text.count("Name of child of Ana") == 2
     assert '"child_name": "Eva"' in text
+
+
+# --- the same name in different groups and repeats -----------------------------------------
+
+SAME_NAMES = """
+| survey |
+| | type | name | label | calculation | relevant |
+| | text | name | Household name | | |
+| | begin group | head | Head | | |
+| | text | phone | Phone of the head | | |
+| | end group | | | | |
+| | begin group | contact | Contact person | | |
+| | text | phone | Phone of the contact | | |
+| | end group | | | | |
+| | begin repeat | members | Members | | |
+| | text | name | Member name | | |
+| | integer | age | Age | | |
+| | note | adult | An adult | | ${age} >= 18 |
+| | end repeat | | | | |
+"""
+
+
+def test_the_same_name_in_different_groups_and_repeats(load, store):
+    form = load(SAME_NAMES)
+    keys = [q.name for q in form.questions()]
+    assert keys == [
+        "name",
+        "head.phone",
+        "contact.phone",
+        "members.name",
+        "age",
+        "adult",
+    ]
+
+    record = {
+        "name": "Casa Mussa",
+        "head.phone": "841111111",
+        "contact.phone": "842222222",
+        "members": [{"members.name": "Ana", "age": 30}],
+    }
+    result = validate_record(form, record)
+    assert result.ok, result.errors
+
+    session = open_session(form, store)
+    session.set_answer(slot(session, "name"), "Casa Mussa")
+    session.set_answer(slot(session, "head.phone"), "841111111")
+    session.set_answer(slot(session, "contact.phone"), "842222222")
+    members = form.node("members")
+    session.add_instance(members)
+    session.set_answer(slot(session, "members.name", (0,)), "Ana")
+    session.set_answer(slot(session, "age", (0,)), 30)
+    assert session.result.is_relevant("adult", (0,))
+    assert session.finalize().finalized
+    stored = store.revisions_of(session.record_id)[-1].answers
+    assert stored["head.phone"] == "841111111" and stored["contact.phone"] == "842222222"
+    assert stored["members"] == [{"members.name": "Ana", "age": 30}]
+
+
+@needs_corpus
+def test_a_real_form_with_repeated_names_loads(store):
+    # Ona's household form: "name" of the household and of each member.
+    form = corpus_form("onadata/household.xlsx")
+    names = [q.name for q in form.questions() if q.name.endswith("name")]
+    assert len(names) == len(set(names)) >= 2
