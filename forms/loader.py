@@ -21,12 +21,7 @@ from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import get_xlsform
 
-from forms.expressions import (
-    CHOICE_COLUMN_PREFIX,
-    ExpressionError,
-    parse,
-    rewrite_choice_filter,
-)
+from forms.expressions import ExpressionError, parse
 from forms.model import (
     METADATA_TYPES,
     QUESTION_TYPES,

@@ -8,16 +8,17 @@ record. Keeping it here, below both, is what lets `forms.loader` and `forms.vali
 each import it without importing each other.
 
 Choice filters name columns of the choices sheet bare (`district = ${district}`);
-`rewrite_choice_filter` turns those names into references the expression engine reads.
+`rewrite_choice_filter` turns those names into references the expression engine reads. It
+lives in `forms.expressions` (the parser rewrites instance() lookups' conditions with it) and
+is re-exported here.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from forms.expressions import Expression
+from forms.expressions import CHOICE_COLUMN_PREFIX, Expression, rewrite_choice_filter
 from forms.graph import topological_order
 from forms.model import Choice, Form, Group, Node, Question, Repeat
 
@@ -30,30 +31,6 @@ __all__ = [
     "dependency_order",
     "rewrite_choice_filter",
 ]
-
-# choice_filter expressions name columns of the choices sheet bare ("district = ${district}").
-_BARE_NAME = re.compile(
-    r"""('[^']*'|"[^"]*"|\$\{[^}]*\})|([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)(\s*\()?"""
-)
-_OPERATOR_WORDS = {"and", "or", "div", "mod"}
-CHOICE_COLUMN_PREFIX = "__choice__"
-
-
-def rewrite_choice_filter(text: str) -> str:
-    """Turn the bare choice-sheet column names of a choice_filter into references.
-
-    `district = ${district}` becomes `${__choice__district} = ${district}`, which the
-    expression engine understands; the validator resolves those names on each choice.
-    """
-
-    def replace(match: re.Match[str]) -> str:
-        literal_or_reference, name, call = match.groups()
-        if literal_or_reference or call or name in _OPERATOR_WORDS:
-            return match.group(0)
-        return "${" + CHOICE_COLUMN_PREFIX + name + "}"
-
-    return _BARE_NAME.sub(replace, text)
-
 
 Step = tuple[Any, str, str | None, int, Any, Any]
 

@@ -10,7 +10,7 @@ import pytest
 from fieldapp.catalog import form_attachment_dir
 from fieldapp.testing import boot, pump, screenshot, shutdown
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.system, pytest.mark.ui]
 
 MEDIA_FORM = """| survey |
 | | type | name | label::Português (pt) | label::English (en) | media::image |

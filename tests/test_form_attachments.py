@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+import pytest
 import requests
 
 from fieldapp.catalog import FormCatalog, form_attachment_dir
@@ -16,6 +17,8 @@ from fieldapp.session import FormSession, Slot
 from fieldapp.store import Store
 from fieldapp.sync_client import SyncClient
 from tests.sync_helpers import DISTRICT, auth, cli, push, revision, running_server
+
+pytestmark = pytest.mark.system
 
 VILLAGE_FORM = f"""
 | survey |

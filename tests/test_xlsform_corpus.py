@@ -21,6 +21,8 @@ import pytest
 
 from forms import FormLoadError, load_form, validate_record
 
+pytestmark = [pytest.mark.system, pytest.mark.slow]
+
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "xlsforms"
 
 # The issue: "Entities and public_key encryption: refuse with a message naming the feature".
@@ -82,7 +84,6 @@ def classify(path: Path) -> tuple[str, list[str]]:
     return "loads", []
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/xlsforms is not beside the checkout")
 def test_every_form_pyxform_converts_loads_or_is_refused_for_a_listed_reason(capsys):
     outcomes: dict[Path, tuple[str, list[str]]] = {}

@@ -16,6 +16,8 @@ from fieldapp.store import Store
 from forms import load_form, validate_record
 from forms.cli import check_forms
 
+pytestmark = pytest.mark.integration
+
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "xlsforms"
 
 VILLAGES_CSV = """name,label,label::Português (pt),district

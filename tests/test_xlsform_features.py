@@ -16,6 +16,8 @@ from fieldapp.session import FormSession, Slot
 from fieldapp.store import Store
 from forms import FormLoadError, load_form, validate_record
 
+pytestmark = pytest.mark.integration
+
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "xlsforms"
 NOW = dt.datetime(2026, 11, 30, 9, 15, 0)
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/xlsforms is absent")
