@@ -19,9 +19,9 @@ MEDIA_FORM = """| survey |
 | | select_one latrine | latrine | Que tipo de latrina vê? | Which latrine do you see? | latrine.png |
 | | audio | interview | Grave a entrevista | Record the interview | |
 | choices |
-| | list_name | name | label::Português (pt) | label::English (en) |
-| | latrine | pit | Fossa | Pit |
-| | latrine | none | Nenhuma | None |
+| | list_name | name | label::Português (pt) | label::English (en) | media::image |
+| | latrine | pit | Fossa | Pit | pit.png |
+| | latrine | none | Nenhuma | None | |
 | settings |
 | | form_id | version | form_title | default_language |
 | | media_demo | 1 | Latrinas / Latrines | Português (pt) |
@@ -43,6 +43,7 @@ def test_a_question_shows_its_picture_and_metadata_is_never_asked(app, tmp_path)
     folder = form_attachment_dir(store, "media_demo", "1")
     folder.mkdir(parents=True)
     Picture.new("RGB", (400, 300), (0, 200, 0)).save(folder / "latrine.png")
+    Picture.new("RGB", (200, 100), (200, 0, 200)).save(folder / "pit.png")
     store.cache_form("media_demo", "1", "Latrinas / Latrines", MEDIA_FORM.encode(), "server")
 
     app.new_record("media_demo")
@@ -51,14 +52,15 @@ def test_a_question_shows_its_picture_and_metadata_is_never_asked(app, tmp_path)
     assert session.answers["deviceid"] == store.device_id  # filled, not asked
     first = app.form_screen.question_widgets[0]
     assert first.slot.question.name == "latrine"
-    pictures = [w for w in first.walk() if isinstance(w, Image)]
-    assert len(pictures) == 1 and Path(pictures[0].source).name == "latrine.png"
+    pictures = [Path(w.source).name for w in first.walk() if isinstance(w, Image)]
+    assert pictures == ["latrine.png", "pit.png"]  # the question's, then the first choice's
 
     shot = screenshot(tmp_path / "media-question.png")
     with Picture.open(shot) as image:
         rgb = image.convert("RGB")
-        pixels = [rgb.getpixel((x, y)) for x in range(0, rgb.width, 4) for y in range(0, 400, 2)]
-    assert pixels.count((0, 200, 0)) > 500  # the picture is drawn, not just loaded
+        pixels = [rgb.getpixel((x, y)) for x in range(0, rgb.width, 4) for y in range(0, 600, 2)]
+    # The pictures are drawn, not just loaded.
+    assert pixels.count((0, 200, 0)) > 500 and pixels.count((200, 0, 200)) > 100
 
     app.form_screen.go_next()
     pump(3)

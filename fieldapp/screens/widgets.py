@@ -358,8 +358,17 @@ class SelectOneQuestion(QuestionWidget):
         self._add_buttons(choices, current)
 
     def _add_buttons(self, choices: list[tuple[str, str]], current: Any) -> None:
+        from kivy.uix.image import Image
+
         group = f"{self.slot.path}-{id(self)}"
+        question = self.slot.question
         for name, label in choices:
+            choice = self.session.form.choice(question.choice_list or "", name)
+            picture = self.session.media_file(choice.media, "image") if choice else None
+            if picture is not None:  # the choice's media::image, above its button
+                self.choice_box.add_widget(
+                    Image(source=str(picture), size_hint_y=None, height=dp(120), fit_mode="contain")
+                )
             button = ChoiceButton(
                 text=label, group=group, state="down" if name == current else "normal"
             )
