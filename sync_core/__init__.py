@@ -5,6 +5,7 @@
 - `merge`      the three-way merge of concurrent edits (pure functions)
 - `transport`  the retrying HTTP transport and the sync exception tree
 - `sqlite`     the SQLite connection settings and the migration runner
+- `dedup`      probable-duplicate households: one engine for the server, tablet and CLI
 
 `sync_core` imports only `forms` (layer 0) and libraries; never `fieldapp` or `sync_server`.
 See docs/architecture.md.
