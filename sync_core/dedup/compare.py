@@ -69,9 +69,12 @@ COMPARISONS: tuple[Comparison, ...] = (
 FIELD = {c.name: index for index, c in enumerate(COMPARISONS)}
 
 
-def _ids(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Integer ids for strings ("" -> -1), the count of each id, and the id -> string list."""
-    table: dict[str, int] = {}
+def _ids(
+    values: Sequence[str], table: dict[str, int] | None = None
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Integer ids for strings ("" -> -1), the count of each id, and the id -> string list.
+    Fields sharing `table` share ids: a given name can be compared with a family name."""
+    table = {} if table is None else table
     ids = np.fromiter(
         (table.setdefault(v, len(table)) if v else -1 for v in values),
         dtype=np.int64,
@@ -96,12 +99,13 @@ class Features:
         # Phonetic strings: the comparison tolerates Mussa/Musa before any fuzzy measure.
         given_phon = [" ".join(phonetic(t) for t in tokens) for tokens in given_tokens]
         family_phon = [" ".join(phonetic(t) for t in tokens) for tokens in family_tokens]
-        self.given, self.given_counts, self.given_strings = _ids(
-            [" ".join(sorted(p.split())) for p in given_phon]
+        names: dict[str, int] = {}
+        self.given, self.given_counts, _ = _ids(
+            [" ".join(sorted(p.split())) for p in given_phon], names
         )
-        self.given_first, _, _ = _ids([p.split()[0] if p else "" for p in given_phon])
-        self.family, self.family_counts, self.family_strings = _ids(
-            [" ".join(sorted(p.split())) for p in family_phon]
+        self.given_first, _, _ = _ids([p.split()[0] if p else "" for p in given_phon], names)
+        self.family, self.family_counts, self.name_strings = _ids(
+            [" ".join(sorted(p.split())) for p in family_phon], names
         )
         phones = [normalise_phone(h.phone) for h in households]
         self.phone, self.phone_counts, self.phone_strings = _ids(phones)
@@ -351,11 +355,15 @@ def _compare(f: Features, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.
     # Names. A pair whose given and family names were swapped between the two fields
     # agrees on both.
     gi, gj, fi, fj = f.given[i], f.given[j], f.family[i], f.family[j]
+    first_i, first_j = f.given_first[i], f.given_first[j]
     names_swapped = (gi >= 0) & (fi >= 0) & (gi == fj) & (fi == gj)
-    same_first = f.given_first[i] == f.given_first[j]
+    # "Castigo Ernesto | Mutemba" typed "Mutemba | Castigo": swapped, a given name dropped.
+    names_swapped |= (fi >= 0) & (fj >= 0) & (first_i == fj) & (fi == first_j)
+    names_swapped |= (fi >= 0) & (fj >= 0) & (fi == gj) & (first_i == fj)
+    same_first = first_i == first_j
     # Fuzzy scores only where the exact keys leave the level open.
     given_sim, given_subset = _string_scores(
-        gi, gj, f.given_strings, (fuzz.ratio, fuzz.token_set_ratio), ~same_first
+        gi, gj, f.name_strings, (fuzz.ratio, fuzz.token_set_ratio), ~same_first
     )
     put(
         "given",
@@ -366,7 +374,7 @@ def _compare(f: Features, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.
             ((gi == gj) | names_swapped, 3),
         ],
     )
-    (family_sim,) = _string_scores(fi, fj, f.family_strings, (fuzz.ratio,), fi != fj)
+    (family_sim,) = _string_scores(fi, fj, f.name_strings, (fuzz.ratio,), fi != fj)
     put(
         "family",
         (fi >= 0) & (fj >= 0),

@@ -35,6 +35,7 @@ from sync_core.dedup.model import Model, match_weights, probability, train
 THRESHOLD = 0.8  # probability: the best F1 on the generated 5,000 and 100,000 (benchmark)
 CLUSTER_MAX = 4  # records: a family registered up to four times
 RANDOM_PAIRS = 200_000  # compared to estimate u
+MIN_TRAINING = 1000  # records: fewer teach EM too little, use the shipped model
 
 Progress = Callable[[str, float], None]  # (stage, fraction done)
 
@@ -128,16 +129,20 @@ def find_duplicates(
 ) -> DuplicateResult:
     """Every probable duplicate pair in `households`, and the clusters they form.
 
-    Without `model`, one is learnt from `households` (unsupervised); a list of fewer than
-    about 1,000 records is better scored with `Model.default()`.
+    Without `model`, one is learnt from `households` (unsupervised) when there are at
+    least MIN_TRAINING of them; a shorter list is scored with `Model.default()`.
     """
     report = progress or (lambda stage, done: None)
     n = len(households)
+    if n < 2:
+        return DuplicateResult([], [], model or Model.default(), 0)
+    if model is None and n < MIN_TRAINING:
+        model = Model.default()
     report("reading", 0.0)
     f = Features(households, site_positions)
     report("blocking", 0.15)
     i, j, found_by = candidate_pairs(f)
-    if n < 2 or len(i) == 0:
+    if len(i) == 0:
         return DuplicateResult([], [], model or Model.default(), 0)
     report("comparing", 0.3)
     levels, swapped = compare(f, i, j)

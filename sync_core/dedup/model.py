@@ -284,7 +284,10 @@ def match_weights(
             for site_level, rows in model.u_by_site.items():
                 u = rows[PLACE_FIELDS.index(comparison.name)]
                 here = known & (site == int(site_level))
-                bf[here] = (m_log - np.log2(np.clip(u, _FLOOR, 1)))[column[here]]
+                conditional = (m_log - np.log2(np.clip(u, _FLOOR, 1)))[column[here]]
+                # Conditioning only ever tempers the evidence: GPS 10 km away at the same
+                # site is a typing slip, not a sign of one family.
+                bf[here] = np.minimum(bf[here], conditional)
         straight += bf
         if comparison.name == "family":
             spouse += np.maximum(bf, 0)  # she may keep her own family name
