@@ -6,8 +6,10 @@
     sync-server coordinator --name NAME --district PCODE
     sync-server publish-form FORM [ATTACHMENT ...]
     sync-server forward --to URL (--token TOKEN | --code CODE) [--every SECONDS]
+    sync-server duplicates INPUT.csv --out PAIRS.csv [--threshold P]
 
-Every command takes --data-dir (default ./sync-data). The management commands may run
+Every command but `duplicates` (which reads a CSV list, see duplicates_cli) takes
+--data-dir (default ./sync-data). The management commands may run
 while the server is serving: SQLite serialises their writes with the server's.
 """
 
@@ -118,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     forward.add_argument(
         "--every", type=float, help="keep forwarding, every SECONDS (default: once)"
     )
+
+    from sync_server.duplicates_cli import add_command
+
+    add_command(commands)
     return parser
 
 
