@@ -7,7 +7,8 @@ module decides an HTTP status.
 
     Problem                 a request the server refuses: code, status, message, problems
     ├── auth.EnrollmentError   an enrollment code that can't be used
-    └── records.ResolveError   a conflict decision that can't be applied
+    ├── records.ResolveError   a conflict decision that can't be applied
+    └── duplicates.DecisionError  a duplicate-pair decision that can't be applied
 
 Every body is `{"error": code, "message": ..., "problems": [...]}` (`ErrorBody`). The
 catalogue below is the table in docs/sync-protocol.md ("Errors"); a test keeps them equal.
@@ -53,6 +54,8 @@ CATALOGUE: dict[tuple[int, str], str] = {
     (409, "used"): "the code enrolled another tablet",
     (409, "device-id-taken"): "another account already has that device id",
     (409, "already-resolved"): "the conflict is decided",
+    (409, "already-decided"): "the duplicate pair is decided; reopen it first",
+    (409, "not-decided"): "the duplicate pair is open already",
     (413, "too-large"): "over the size limits",
     (415, "encoding"): "a Content-Encoding other than gzip",
     (422, "invalid"): "the request doesn't match the protocol (`problems[].where` points at "

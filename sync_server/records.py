@@ -19,6 +19,7 @@ from forms.validation import rejection_reason
 from sync_core import merge
 from sync_core.hlc import MAX_COUNTER, format_hlc, is_far_future, parse_hlc
 from sync_core.protocol import body_hash, canonical_json
+from sync_server import duplicates
 from sync_server.auth import Principal, iso, now_utc
 from sync_server.problems import Problem
 
@@ -226,6 +227,11 @@ def rebuild_record(conn: sqlite3.Connection, record_id: str, *, now: dt.datetime
          conn.execute("SELECT count(*) FROM revisions WHERE record_id = ?",
                       (record_id,)).fetchone()[0],
          iso(now)),
+    )  # fmt: skip
+    # Probable duplicate households are found as each one is merged (duplicates.py).
+    duplicates.on_record_merged(
+        conn, record_id, state.answers, district=winner["district"],
+        site_id=winner["site_id"], now=iso(now),
     )  # fmt: skip
     kinds: dict[str, str] = {}
     for pair in state.siblings:

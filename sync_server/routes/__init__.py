@@ -11,14 +11,24 @@
     review    GET  /api/v1/records/{record_id}          a record's merged state
               GET  /api/v1/conflicts                    conflicts for review (coordinators)
               POST /api/v1/conflicts/{id}/resolve       a coordinator's decision (coordinators)
+    duplicates GET  /api/v1/duplicates                  probable duplicate households (coordinators)
+              POST /api/v1/duplicates/{id}/confirm|dismiss|reopen   a coordinator's decision
+              GET  /api/v1/duplicates/{id}/audit        the decisions on a pair (ids only)
 
 A router reads the request, calls the domain modules (`auth`, `records`, `catalog`,
 `ingest`) and shapes the answer; it decides no HTTP status itself beyond raising a
 `Problem` (`sync_server.problems`).
 """
 
-from sync_server.routes import enroll, forms, health, review, sync
+from sync_server.routes import duplicates, enroll, forms, health, review, sync
 
-ROUTERS = [health.router, enroll.router, sync.router, forms.router, review.router]
+ROUTERS = [
+    health.router,
+    enroll.router,
+    sync.router,
+    forms.router,
+    review.router,
+    duplicates.router,
+]
 
 __all__ = ["ROUTERS"]
