@@ -1,23 +1,61 @@
-"""The on-device duplicate warning: before saving, compare with this tablet's records."""
+"""The on-device duplicate warning: before saving, compare with this tablet's records.
+
+The same engine as the server (sync_core.dedup), over the households this tablet holds:
+the head's names, sex and age, phone, site, origin, dates, GPS, household size and the
+members' ages and sexes, scored with the shipped model (`Model.default()`). A tablet holds
+at most a few thousand households, so reading them all costs a fraction of a second.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from forms import Form
-from forms.households import HouseholdKey, Match, find_duplicates
+from sync_core.dedup import Household, Model, household_from_answers, score_new
+
+MAX_RECORDS = 20_000  # households read from the tablet for one check
+
+
+@dataclass(frozen=True)
+class Match:
+    """A household on this tablet that is probably the one being saved."""
+
+    record_id: str
+    title: str
+    score: float
+    reason: str  # the fields that agree, for the enumerator: "same phone, same site"
 
 
 def find_local_duplicates(
     store, form: Form, summary: dict[str, Any], record_id: str
 ) -> list[Match]:
-    """Probable duplicates, among this form's local records, of the household whose
-    `record_summary` (title, phone, site) is `summary`: the session has it already."""
+    """Probable duplicates, among this form's finalized or sent records on the tablet, of
+    the household being saved (`record_id`, whose `record_summary` is `summary`)."""
     if not summary["title"]:
         return []
-    new = HouseholdKey(record_id, summary["title"], summary["phone"], summary["site_id"])
-    candidates = [
-        HouseholdKey(row.record_id, row.title, row.phone, row.site_id)
-        for row in store.household_candidates(form.form_id, site_id=new.site_id, phone=new.phone)
+    new = household_from_answers(record_id, store.draft(record_id).answers)
+    rows = [
+        row
+        for row in store.records(
+            form.form_id, state=("finalized", "sent"), limit=MAX_RECORDS, newest_first=True
+        )
+        if row.record_id != record_id
     ]
-    return find_duplicates(new, candidates)
+    titles = {row.record_id: row.title for row in rows}
+    candidates: list[Household] = [
+        household_from_answers(row.record_id, store.draft(row.record_id).answers) for row in rows
+    ]
+    return [
+        Match(pair.record_id_2, titles[pair.record_id_2], pair.score, ", ".join(pair.reasons()))
+        for pair in score_new(new, candidates, _model(), population=len(candidates) + 1)
+    ]
+
+
+_MODEL: list[Model] = []
+
+
+def _model() -> Model:
+    if not _MODEL:
+        _MODEL.append(Model.default())
+    return _MODEL[0]

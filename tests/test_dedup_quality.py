@@ -1,9 +1,10 @@
 """The dedup engine's precision and recall on the generated 5,000 registrations, held above
 floors set from measurement (benchmarks/bench_dedup.py measures 100,000 and the time).
 
-Measured when the floors were set (seed 1, threshold 0.8): precision 0.969, recall 0.846,
-F1 0.903, spouse-registered recall 0.534. The matcher it replaced (name similarity >= 0.85
-and the same phone or site) scored F1 0.68 on a sample of the same set.
+Measured when the floors were set (seed 1, threshold 0.5): precision 0.972, recall 0.849,
+F1 0.906, spouse-registered recall 0.575. The check it replaced (name similarity >= 0.85
+and the same phone or site, benchmarks/legacy_households.py) scored precision 0.436,
+recall 0.419, F1 0.427 on the same 5,000, in 101 s over 1,065,621 comparisons.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def measured():
 
 @pytest.mark.parametrize(
     ("measure", "floor"),
-    [("precision", 0.94), ("recall", 0.82), ("f1", 0.88), ("spouse recall", 0.5)],
+    [("precision", 0.95), ("recall", 0.83), ("f1", 0.89), ("spouse recall", 0.55)],
 )
 def test_quality_on_5000_registrations_stays_above_its_floor(measured, measure, floor):
     assert measured[measure] >= floor, measured

@@ -352,12 +352,12 @@ class RecordsMixin:
         self, form_id: str, *, site_id: str | None = None, phone: str | None = None
     ) -> list[HouseholdCandidate]:
         """Finalized or sent records of the form that may be the same household: the same
-        site, or the same phone number (compared as in ``forms.households``).
+        site, or the same phone number (compared as in ``sync_core.dedup``).
 
-        For the duplicate warning, which decides with ``forms.households.find_duplicates``.
+        The duplicate warning itself reads every household (``fieldapp.duplicates``).
         Records without a title are left out: there is no name to compare.
         """
-        from forms.households import normalise_phone
+        from sync_core.dedup import normalise_phone
 
         wanted_phone = normalise_phone(phone)
         if not site_id and not wanted_phone:

@@ -413,7 +413,7 @@ def _compare(f: Features, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.
         "members",
         (fewest >= 2),
         [
-            (alike >= 0.4, 1),
+            (alike >= 0.6, 1),
             (((alike >= 0.99) & (fewest == 3)) | ((alike >= 0.7) & (fewest >= 4)), 2),
             ((alike >= 0.99) & (fewest >= 4), 3),
         ],

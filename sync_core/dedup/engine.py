@@ -32,10 +32,11 @@ from sync_core.dedup.compare import (
 from sync_core.dedup.household import Household
 from sync_core.dedup.model import Model, match_weights, probability, train
 
-THRESHOLD = 0.8  # probability: the best F1 on the generated 5,000 and 100,000 (benchmark)
+THRESHOLD = 0.5  # probability: the best F1 on the generated 5,000 and 100,000 (benchmark)
 CLUSTER_MAX = 4  # records: a family registered up to four times
 RANDOM_PAIRS = 200_000  # compared to estimate u
 MIN_TRAINING = 1000  # records: fewer teach EM too little, use the shipped model
+MIN_POPULATION = 1000  # households a new registration is assumed to be drawn among
 
 Progress = Callable[[str, float], None]  # (stage, fraction done)
 
@@ -87,7 +88,7 @@ def _tf_u(f: Features, i: np.ndarray) -> dict[str, np.ndarray]:
     ):
         total = max(int((ids >= 0).sum()), 1)
         values = ids[i]
-        share = np.zeros(len(i))
+        share = np.zeros(len(i), np.float32)
         known = values >= 0
         share[known] = counts[values[known]] / total
         out[name] = share
@@ -269,7 +270,8 @@ def score_new(
 
     `candidates` are the existing records to consider (any number; those sharing no
     blocking key with `new` are skipped); `population` is how many households they were
-    drawn from, which sets the prior (default: len(candidates) + 1).
+    drawn from, which sets the prior (default: len(candidates) + 1, at least
+    MIN_POPULATION).
     """
     model = model or Model.default()
     if not candidates:
@@ -286,7 +288,10 @@ def score_new(
         return []
     i = np.zeros(len(j), np.int64)
     levels, swapped = compare(f, i, j)
-    n = max(population or f.n, 2)
+    # The prior is the chance that `new` is a re-registration of one given household: the
+    # duplicates per record spread over the population. A tablet holding 20 households still
+    # registers in a site of hundreds: never assume fewer than MIN_POPULATION.
+    n = max(population or f.n, MIN_POPULATION)
     weights = match_weights(levels, model, _prior_log2_odds(model, n), swapped=swapped)
     scores = probability(weights)
     out = [

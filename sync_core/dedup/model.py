@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sync_core.dedup.compare import COMPARISONS, FIELD, RULE_FIELDS
+from sync_core.dedup.compare import CHUNK, COMPARISONS, FIELD, RULE_FIELDS
 
 TF_FIELDS = ("given", "family", "phone")
 # The rules whose pairs EM learns from. The district-wide name and members rules are left
@@ -251,6 +251,28 @@ def train(
 
 
 def match_weights(
+    levels: np.ndarray,
+    model: Model,
+    prior_log2_odds: float,
+    tf_u: dict[str, np.ndarray] | None = None,
+    swapped: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each pair's match weight (log2 odds that it is one family), `CHUNK` pairs at a time
+    so that the temporary arrays stay small (see `_match_weights`)."""
+    out = np.empty(len(levels))
+    for start in range(0, len(levels), CHUNK):
+        part = slice(start, start + CHUNK)
+        out[part] = _match_weights(
+            levels[part],
+            model,
+            prior_log2_odds,
+            {name: values[part] for name, values in tf_u.items()} if tf_u else None,
+            None if swapped is None else swapped[part],
+        )
+    return out
+
+
+def _match_weights(
     levels: np.ndarray,
     model: Model,
     prior_log2_odds: float,
