@@ -3,8 +3,8 @@ when splink is installed: `pip install splink`). Prints one JSON line: pairs, ti
 
 Settings comparable to our engine: the same blocking ideas (phone; site and family name;
 site and given name; family and given name), comparisons on names (Jaro-Winkler), sex,
-age, phone, site, origin, date and household size, m by EM, u by random sampling, and a
-match probability of 0.8.
+age, phone (Damerau-Levenshtein), site, origin, date, GPS distance, household size and the
+members' ages (exact), m by EM, u by random sampling, and a match probability of 0.5.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ for column in frame.columns:
 frame["phone"] = frame["phone"].str.replace(r"\D", "", regex=True).str[-9:]
 frame["age"] = pd.to_numeric(frame["age"], errors="coerce")
 frame["household_size"] = pd.to_numeric(frame["household_size"], errors="coerce")
+frame["lat"] = pd.to_numeric(frame["lat"], errors="coerce")
+frame["lon"] = pd.to_numeric(frame["lon"], errors="coerce")
 for column in ("head_given_name", "head_family_name"):
     frame[column] = frame[column].str.lower().str.strip()
 
@@ -42,19 +44,23 @@ settings = SettingsCreator(
         cl.JaroWinklerAtThresholds("head_given_name", [0.92, 0.8]),
         cl.JaroWinklerAtThresholds("head_family_name", [0.92, 0.8]),
         cl.ExactMatch("sex"),
-        cl.AbsoluteDifferenceAtThresholds("age", [0, 2, 5]),
-        cl.LevenshteinAtThresholds("phone", [1]),
+        cl.ExactMatch("age"),
+        cl.DamerauLevenshteinAtThresholds("phone", [1]),
         cl.ExactMatch("site_id"),
         cl.ExactMatch("origin_district"),
-        cl.AbsoluteDifferenceAtThresholds("household_size", [0, 1]),
+        cl.AbsoluteDateDifferenceAtThresholds(
+            "registration_date", input_is_string=True, metrics=["day", "day"], thresholds=[7, 30]
+        ),
+        cl.DistanceInKMAtThresholds("lat", "lon", [0.1, 1, 10]),
+        cl.ExactMatch("household_size"),
         cl.ExactMatch("members_ages"),
     ],
 )
-linker = Linker(frame, settings, db_api=DuckDBAPI())
+linker = Linker(DuckDBAPI().register(frame), settings)  # splink 5: register, then link
 linker.training.estimate_u_using_random_sampling(max_pairs=2e6)
 for rule in (block_on("site_id", "head_family_name"), block_on("phone")):
     linker.training.estimate_parameters_using_expectation_maximisation(rule)
-predictions = linker.inference.predict(threshold_match_probability=0.8).as_pandas_dataframe()
+predictions = linker.inference.predict(threshold_match_probability=0.5).as_pandas_dataframe()
 print(
     json.dumps(
         {
