@@ -32,9 +32,17 @@ import uuid
 from functools import lru_cache
 from typing import Any
 
-from sync_core.dedup import THRESHOLD, Household, Member, Model, household_from_answers
+from sync_core.dedup import (
+    COMPARISONS,
+    THRESHOLD,
+    Household,
+    Member,
+    Model,
+    household_from_answers,
+)
 from sync_core.dedup.compare import Features, blocking_keys
 from sync_core.dedup.engine import score_new
+from sync_core.dedup.normalise import name_tokens, normalise_phone, phonetic
 from sync_server.problems import Problem
 
 HOUSEHOLD_FIELD = "hh_head_given_name"  # a form with this field registers households
@@ -100,36 +108,30 @@ def model() -> Model:
 
 
 def _keys(household: Household) -> dict[str, str]:
-    """The household's blocking keys, as text, the same rules as the batch engine."""
+    """The household's blocking keys as stable text (the batch engine numbers its keys per
+    run), one per rule of `blocking_keys` that applies to it."""
     f = Features([household])
-    keys = {}
-    for rule, values in blocking_keys(f).items():
-        if values[0] >= 0:
-            keys[rule] = _key_text(rule, f)
-    return keys
-
-
-def _key_text(rule: str, f: Features) -> str:
-    # The batch engine numbers values per run; the server needs stable text keys.
-    h = f.households[0]
-    from sync_core.dedup.normalise import name_tokens, normalise_phone, phonetic
-
-    given = [phonetic(t) for t in name_tokens(h.head_given_name)]
-    family = " ".join(sorted(phonetic(t) for t in name_tokens(h.head_family_name)))
-    phone = normalise_phone(h.phone)
+    given = [phonetic(t) for t in name_tokens(household.head_given_name)]
+    family = " ".join(sorted(phonetic(t) for t in name_tokens(household.head_family_name)))
+    phone = normalise_phone(household.phone)
     first = given[0] if given else ""
+    site, size = household.site_id, household.household_size
+    youngest, eldest = int(f.youngest[0]), int(f.eldest[0])
     parts = {
         "phone": [phone],
-        "site+family": [h.site_id, family],
-        "site+given": [h.site_id, first],
-        "site+size+youngest": [h.site_id, h.household_size, int(f.youngest[0])],
-        "site+size+eldest": [h.site_id, h.household_size, int(f.eldest[0])],
-        "family+initial+sex": [family, first[:2], h.sex],
+        "site+family": [site, family],
+        "site+given": [site, first],
+        "site+size+youngest": [site, size, youngest],
+        "site+size+eldest": [site, size, eldest],
+        "family+initial+sex": [family, first[:2], household.sex],
         "phone start": [phone[:6]],
         "phone end": [phone[4:]],
-        "members": [h.household_size, int(f.youngest[0]), int(f.eldest[0])],
-    }[rule]
-    return "|".join(str(p) for p in parts)
+        "members": [size, youngest, eldest],
+    }
+    applies = blocking_keys(f)
+    return {
+        rule: "|".join(str(p) for p in parts[rule]) for rule in applies if applies[rule][0] >= 0
+    }
 
 
 def _to_json(household: Household) -> str:
@@ -233,8 +235,6 @@ class DecisionError(Problem):
 
 
 def _reasons(agreements: list[str]) -> list[str]:
-    from sync_core.dedup import COMPARISONS
-
     by_name = {c.name: c.reason for c in COMPARISONS}
     return [by_name[name] for name in agreements if name in by_name]
 
