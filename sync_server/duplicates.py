@@ -40,7 +40,7 @@ from sync_core.dedup import (
     Model,
     household_from_answers,
 )
-from sync_core.dedup.compare import Features, blocking_keys
+from sync_core.dedup.compare import RULE_FIELDS
 from sync_core.dedup.engine import score_new
 from sync_core.dedup.normalise import name_tokens, normalise_phone, phonetic
 from sync_server.problems import Problem
@@ -109,28 +109,30 @@ def model() -> Model:
 
 def _keys(household: Household) -> dict[str, str]:
     """The household's blocking keys as stable text (the batch engine numbers its keys per
-    run), one per rule of `blocking_keys` that applies to it."""
-    f = Features([household])
+    run): the rules of `sync_core.dedup.compare.blocking_keys`, where they apply."""
     given = [phonetic(t) for t in name_tokens(household.head_given_name)]
     family = " ".join(sorted(phonetic(t) for t in name_tokens(household.head_family_name)))
     phone = normalise_phone(household.phone)
     first = given[0] if given else ""
-    site, size = household.site_id, household.household_size
-    youngest, eldest = int(f.youngest[0]), int(f.eldest[0])
+    site, size, sex = household.site_id, household.household_size, household.sex
+    ages = [m.age for m in household.members if m.age is not None]
+    youngest, eldest = (min(ages), max(ages)) if ages else (None, None)
     parts = {
         "phone": [phone],
         "site+family": [site, family],
         "site+given": [site, first],
         "site+size+youngest": [site, size, youngest],
         "site+size+eldest": [site, size, eldest],
-        "family+initial+sex": [family, first[:2], household.sex],
+        "family+initial+sex": [family, first[:2], sex],
         "phone start": [phone[:6]],
         "phone end": [phone[4:]],
-        "members": [size, youngest, eldest],
+        "members": [size if size and size >= 3 else None, youngest, eldest],
     }
-    applies = blocking_keys(f)
+    assert set(parts) == set(RULE_FIELDS), "a blocking rule without a server key"
     return {
-        rule: "|".join(str(p) for p in parts[rule]) for rule in applies if applies[rule][0] >= 0
+        rule: "|".join(str(p) for p in values)
+        for rule, values in parts.items()
+        if all(p not in (None, "") for p in values)
     }
 
 

@@ -324,8 +324,11 @@ def _string_scores(
     unique, inverse = np.unique(pair_codes, return_inverse=True)
     left = [strings[k] for k in (unique // width).tolist()]
     right = [strings[k] for k in (unique % width).tolist()]
+    # Threads pay off on big batches only: starting them costs milliseconds, which the
+    # server's one-household-at-a-time scoring would pay on every merge.
+    workers = -1 if len(left) > 20_000 else 1
     for out, scorer in zip(outs, scorers, strict=True):
-        out[ok] = cpdist(left, right, scorer=scorer, dtype=np.float32, workers=-1)[inverse]
+        out[ok] = cpdist(left, right, scorer=scorer, dtype=np.float32, workers=workers)[inverse]
     return outs
 
 
