@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fieldapp.i18n import _
 from forms import Form
-from sync_core.dedup import Household, Model, household_from_answers, score_new
+from sync_core.dedup import Household, Model, ScoredPair, household_from_answers, score_new
 
 MAX_RECORDS = 20_000  # households read from the tablet for one check
 
@@ -24,7 +25,24 @@ class Match:
     record_id: str
     title: str
     score: float
-    reason: str  # the fields that agree, for the enumerator: "same phone, same site"
+    reason: str  # what agrees, in the UI language: "same phone, same members' ages"
+
+
+def _reason(pair: ScoredPair) -> str:
+    """The few agreements an enumerator can check on the spot, in the UI language."""
+    agree = set(pair.agreements)
+    parts = []
+    if "phone" in agree:
+        parts.append(_("same phone"))
+    if "members" in agree:
+        parts.append(_("same members' ages"))
+    if {"given", "family"} <= agree:
+        parts.append(_("same name"))
+    elif pair.levels.get("given") != "different" or pair.levels.get("family") == "same":
+        parts.append(_("similar name"))
+    if "site" in agree:
+        parts.append(_("same site"))
+    return ", ".join(parts[:3])
 
 
 def find_local_duplicates(
@@ -47,7 +65,7 @@ def find_local_duplicates(
         household_from_answers(row.record_id, store.draft(row.record_id).answers) for row in rows
     ]
     return [
-        Match(pair.record_id_2, titles[pair.record_id_2], pair.score, ", ".join(pair.reasons()))
+        Match(pair.record_id_2, titles[pair.record_id_2], pair.score, _reason(pair))
         for pair in score_new(new, candidates, _model(), population=len(candidates) + 1)
     ]
 
