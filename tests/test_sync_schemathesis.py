@@ -29,6 +29,11 @@ OPERATIONS = [
     ("GET", "/api/v1/records/{record_id}"),
     ("GET", "/api/v1/conflicts"),
     ("POST", "/api/v1/conflicts/{conflict_id}/resolve"),
+    ("GET", "/api/v1/duplicates"),
+    ("POST", "/api/v1/duplicates/{pair_id}/confirm"),
+    ("POST", "/api/v1/duplicates/{pair_id}/dismiss"),
+    ("POST", "/api/v1/duplicates/{pair_id}/reopen"),
+    ("GET", "/api/v1/duplicates/{pair_id}/audit"),
 ]
 
 
@@ -59,7 +64,7 @@ def test_the_list_covers_every_operation(api_schema):
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_no_request_makes_the_server_fail(api_schema, tokens, sync_server, method, path):
     operation = api_schema[path][method]
-    token = tokens["coordinator" if "/conflicts" in path else "device"]
+    token = tokens["coordinator" if "/conflicts" in path or "/duplicates" in path else "device"]
 
     @given(case=operation.as_strategy())
     @settings(
