@@ -23,6 +23,8 @@ from sync_core.dedup.compare import FIELD, Features, candidate_pairs, compare
 from sync_core.dedup.normalise import name_key, name_tokens
 from sync_core.dedup.synthetic import generate
 
+pytestmark = pytest.mark.unit
+
 FAMILY = (Member(41, "M"), Member(35, "F"), Member(12, "F"), Member(9, "M"), Member(3, "F"))
 
 

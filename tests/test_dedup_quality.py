@@ -14,7 +14,7 @@ import pytest
 from sync_core.dedup import find_duplicates
 from sync_core.dedup.synthetic import generate
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.unit, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ import pytest
 from sync_core.dedup.synthetic import generate, write_csv
 from sync_server.cli import main
 
+pytestmark = pytest.mark.unit
+
 HEADER = (
     "record_id,head_given_name,head_family_name,sex,age,phone,site_id,origin_district,"
     "household_size,members_ages,lat,lon,registration_date"
@@ -118,6 +120,7 @@ def test_a_missing_input_file_is_a_clear_error(tmp_path, capsys):
     assert "cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_100000_rows_with_half_the_phones_empty_work(tmp_path, capsys):
     labelled = generate(100_000, seed=9)

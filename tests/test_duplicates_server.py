@@ -17,6 +17,8 @@ from forms import FORMS_DIR, load_form
 from forms.samples import sample_household
 from tests.sync_helpers import ServerProcess, auth
 
+pytestmark = pytest.mark.system
+
 HOUSEHOLD = "household_registration"
 SITE = "MOZ-ZAM-0001"
 

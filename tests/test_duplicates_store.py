@@ -12,6 +12,8 @@ import pytest
 from forms.samples import sample_household
 from sync_server import duplicates
 
+pytestmark = pytest.mark.integration
+
 SITE = "MOZ-ZAM-0001"
 
 

@@ -17,9 +17,10 @@ code: "+258 84 123 4567", "00258841234567" and "84 123 45 67" are all "841234567
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
+
+from forms.text import fold as text_fold
 
 PARTICLES = frozenset({"da", "das", "de", "do", "dos", "e"})
 
@@ -48,10 +49,9 @@ _VOWELS = "aeiou"
 
 
 def fold(text: str | None) -> str:
-    """Lower case, no accents, letters only, one space between words."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-    return " ".join(_LETTERS.findall(plain))
+    """Lower case, no accents, letters only, one space between words (the accent and case
+    folding is forms.text's)."""
+    return " ".join(_LETTERS.findall(text_fold(text or "")))
 
 
 @lru_cache(maxsize=65536)

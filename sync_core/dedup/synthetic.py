@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from pathlib import Path
 
+from forms.text import strip_accents
 from sync_core.dedup.household import Household, Member
 
 # (name, weight): a few names are very common, a long tail is rare.
@@ -380,7 +381,7 @@ class _Generator:
         if rng.random() < 0.1:
             text = _typo(rng, text)
         if rng.random() < 0.4:
-            text = _strip_accents(text)
+            text = strip_accents(text)
         roll = rng.random()
         if roll < 0.15:
             text = text.upper()
@@ -476,13 +477,6 @@ def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dlat = (lat2 - lat1) * 111.0
     dlon = (lon2 - lon1) * 111.0 * math.cos(math.radians((lat1 + lat2) / 2))
     return math.hypot(dlat, dlon)
-
-
-def _strip_accents(text: str) -> str:
-    import unicodedata
-
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _typo(rng: random.Random, text: str) -> str:
