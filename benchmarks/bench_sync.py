@@ -4,7 +4,7 @@
    server process, vs raw SQLite `executemany` of the same rows (WAL, synchronous=FULL).
 2. Bytes on the wire per household, vs the same household as an ODK/OpenRosa submission
    (XML instance in a multipart/form-data POST, one request per submission).
-3. Time to push 200 households through throttle_proxy (64 kbit/s, 400 ms round trip, the
+3. Time to push 200 households through sync_core.throttle (64 kbit/s, 400 ms round trip, the
    link dropped every 30 s), vs the bare transfer time of their bytes at 64 kbit/s; and the
    same 200 households pulled by a second tablet.
 4. Load: 100 simulated tablets (threads) each pushing 100 households at once: nothing lost
@@ -35,11 +35,11 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.throttle_proxy import ThrottleProxy  # noqa: E402
 from fieldapp.store import Store  # noqa: E402
 from fieldapp.sync_client import SyncClient, make_batches  # noqa: E402
 from forms import FORMS_DIR, load_form  # noqa: E402
 from forms.samples import sample_household  # noqa: E402
+from sync_core.throttle import ThrottleProxy  # noqa: E402
 from sync_server.testing import ServerProcess  # noqa: E402
 
 FORM = "household_registration"

@@ -4,8 +4,9 @@
 - `hlc`        the hybrid logical clock that orders edits across devices
 - `merge`      the three-way merge of concurrent edits (pure functions)
 - `transport`  the retrying HTTP transport and the sync exception tree
-- `sqlite`     the SQLite connection settings and the migration runner
+- `sqlite`     the SQLite migration runner
 - `dedup`      probable-duplicate households: one engine for the server, tablet and CLI
+- `throttle`   a throttling TCP proxy (a 2G link) for tests and benchmarks only
 
 `sync_core` imports only `forms` (layer 0) and libraries; never `fieldapp` or `sync_server`.
 See docs/architecture.md.

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from benchmarks.throttle_proxy import ThrottleProxy
 from fieldapp.store import Store
 from fieldapp.sync_client import SyncClient
 from forms import load_form
 from forms.samples import sample_household
+from sync_core.throttle import ThrottleProxy
 from tests.sync_helpers import DISTRICT, ServerProcess, auth, cli
 
 pytestmark = pytest.mark.system

@@ -10,7 +10,10 @@
   losing its cell; `cuts` resets the n-th connection (0-based) after a given number of
   bytes in one direction ("up" = client to server), for tests that cut at exact bytes.
 
-Run it alone: `python benchmarks/throttle_proxy.py --target 127.0.0.1:8000 --port 9000`.
+Run it alone: `python -m sync_core.throttle --target 127.0.0.1:8000 --port 9000`.
+
+It lives in the package (not in tests/ or benchmarks/) so that the tests and the benchmarks
+both import it from here and never import each other. Nothing in the apps imports it.
 """
 
 from __future__ import annotations
