@@ -22,7 +22,7 @@ from pydantic.json_schema import models_json_schema
 
 from forms import FORMS_DIR, FormLoadError, bundled_form_paths
 from sync_core.protocol import PROTOCOL_VERSION, ErrorBody, PushRequest
-from sync_server import problems, validation
+from sync_server import problems, validation, workspace
 from sync_server.catalog import PublishError, form_files, load_sites, publish_form
 from sync_server.context import ServerContext
 from sync_server.db import Database
@@ -89,6 +89,9 @@ def create_app(
         "record. See docs/sync-protocol.md.",
         lifespan=lifespan,
         responses=_ERROR_RESPONSES,
+        # /docs is served by the workspace from local files (FastAPI's loads a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.db = db
     app.state.context = context
@@ -114,6 +117,7 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = custom_openapi  # type: ignore[method-assign]
+    app.include_router(workspace.router(db, data_dir=data_dir, sites=context.sites))
     return app
 
 

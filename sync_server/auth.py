@@ -29,6 +29,8 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 10
 CODE_LIFETIME = dt.timedelta(days=7)
 TOKEN_PREFIX = "dfk_"
+# The district of a national coordinator account: every district is in its scope.
+NATIONAL = "*"
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,15 @@ class Principal:
     district: str
     sites: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def is_national(self) -> bool:
+        """A national coordinator sees every district (only coordinators can be national)."""
+        return self.role == "coordinator" and self.district == NATIONAL
+
     def covers(self, district: str | None, site_id: str | None) -> bool:
         """Whether a record with this scope is inside this account's scope."""
+        if self.is_national:
+            return True
         if district != self.district:
             return False
         return not self.sites or site_id is None or site_id in self.sites

@@ -3,7 +3,7 @@
     sync-server serve --data-dir DIR [--host 127.0.0.1] [--port 8000] [--forms-dir forms/]
     sync-server enroll --enumerator NAME --district PCODE [--site ID ...] [--server-role]
     sync-server revoke (--device ID | --enumerator NAME)
-    sync-server coordinator --name NAME --district PCODE
+    sync-server coordinator --name NAME (--district PCODE | --national) [--password-prompt]
     sync-server publish-form FORM [ATTACHMENT ...]
     sync-server forward --to URL (--token TOKEN | --code CODE) [--every SECONDS]
     sync-server duplicates INPUT.csv --out PAIRS.csv [--threshold P]
@@ -94,7 +94,22 @@ def _parser() -> argparse.ArgumentParser:
         "coordinator", "Create a coordinator account and print its token.", _coordinator
     )
     coordinator.add_argument("--name", required=True, help="the coordinator's name")
-    coordinator.add_argument("--district", required=True, help="district P-code, e.g. MZ1120")
+    scope = coordinator.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--district", help="district P-code, e.g. MZ1120")
+    scope.add_argument(
+        "--national",
+        action="store_true",
+        help="a national coordinator: sees every district, creates workspace accounts",
+    )
+    coordinator.add_argument(
+        "--password-prompt",
+        action="store_true",
+        help="ask for a password (twice on a terminal; one line from standard input "
+        "otherwise) so the coordinator can sign in to the web workspace",
+    )
+    coordinator.add_argument(
+        "--username", help="user name for the web workspace (default: from --name)"
+    )
 
     publish = command(
         "publish-form", "Publish an XLSForm and its attachments to the tablets.", _publish
@@ -194,15 +209,64 @@ def _coordinator(args: argparse.Namespace) -> int:
     from sync_server import auth
     from sync_server.db import Database
 
+    district = auth.NATIONAL if args.national else args.district
+    if args.password_prompt:
+        return _coordinator_login(args, district)
     db = Database(args.data_dir)
     try:
         account_id, token = db.write(
-            lambda conn: auth.create_coordinator(conn, name=args.name, district=args.district)
+            lambda conn: auth.create_coordinator(conn, name=args.name, district=district)
         )
     finally:
         db.close()
     print(f"Coordinator account: {account_id}")
     print(f"Token (shown once):  {token}")
+    return 0
+
+
+def _coordinator_login(args: argparse.Namespace, district: str) -> int:
+    """A coordinator who signs in to the workspace with a user name and password."""
+    import getpass
+    import re
+    import unicodedata
+
+    from sync_server.db import Database
+    from sync_server.workspace import accounts
+
+    username = args.username
+    if not username:
+        plain = unicodedata.normalize("NFKD", args.name).encode("ascii", "ignore").decode()
+        username = re.sub(r"[^a-z0-9]+", ".", plain.lower()).strip(".")
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat it: ") != password:
+            print("The two passwords differ; nothing was created.", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    db = Database(args.data_dir)
+    try:
+        account_id = db.write(
+            lambda conn: accounts.create_login(
+                conn, name=args.name, username=username, password=password, district=district
+            )
+        )
+    except accounts.AccountError as error:
+        messages = {
+            "password-too-short": f"The password needs at least {accounts.MIN_PASSWORD_LENGTH} "
+            "characters",
+            "username-taken": f"The user name {username!r} is taken; choose another with "
+            "--username",
+            "username-invalid": "The user name may only have letters, digits, '.', '-', '_'",
+            "name-missing": "The name is empty",
+        }
+        print(f"{messages.get(error.key, error.key)}; nothing was created.", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+    print(f"Coordinator account: {account_id}")
+    print(f"Workspace user name: {username}")
+    print("Scope:               " + ("national" if district == "*" else district))
     return 0
 
 

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import queue
+import secrets
 import sqlite3
 import threading
 import uuid
@@ -165,6 +166,88 @@ MIGRATIONS: list[str] = [
         last_forward_at TEXT
     );
     """,
+    # 2: the coordinator workspace (sync_server/workspace/) and what it shows.
+    """
+    -- Uploads refused by validation: ids, codes and paths only (never the answers).
+    CREATE TABLE rejections (
+        id INTEGER PRIMARY KEY,
+        received_at TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        revision_id TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        form_id TEXT NOT NULL,
+        form_version TEXT NOT NULL,
+        district TEXT,
+        site_id TEXT,
+        reasons TEXT NOT NULL
+    );
+    CREATE INDEX rejections_scope ON rejections (district, id);
+    CREATE INDEX rejections_record ON rejections (record_id);
+
+    -- What each tablet last said about itself (POST /api/v1/device-report).
+    CREATE TABLE device_reports (
+        account_id TEXT PRIMARY KEY,
+        app_version TEXT,
+        outbox INTEGER,
+        clock_offset_s REAL,
+        reported_at TEXT NOT NULL
+    );
+
+    -- Coordinators who sign in to the workspace: an argon2 hash, never the password.
+    CREATE TABLE workspace_logins (
+        account_id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT
+    );
+    -- Failed sign-ins per user name typed (known or not, so a lockout hints at nothing).
+    CREATE TABLE login_failures (
+        username TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_failure_at TEXT NOT NULL,
+        locked_until TEXT
+    );
+    CREATE TABLE sessions (
+        session_sha256 TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        csrf_token TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    -- Who did what, when: account ids, actions and ids of what was touched; no names,
+    -- answers or phone numbers.
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        account_id TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        outcome TEXT NOT NULL DEFAULT 'ok'
+    );
+
+    -- The workspace's list of records: one row per record, refreshed from the revisions
+    -- (and rejections) after the last ones it saw, so a list with filters and a search on
+    -- names and phones (folded: no accents, lower case) stays fast at 100,000 households.
+    CREATE TABLE record_index (
+        record_id TEXT PRIMARY KEY,
+        form_id TEXT NOT NULL,
+        district TEXT,
+        site_id TEXT,
+        enumerator TEXT,
+        received_on TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        title TEXT NOT NULL,
+        search TEXT NOT NULL
+    );
+    CREATE INDEX record_index_district ON record_index (district, received_on);
+    CREATE INDEX record_index_form ON record_index (form_id, received_on);
+    CREATE INDEX record_index_site ON record_index (site_id);
+    CREATE INDEX record_index_enumerator ON record_index (enumerator);
+    CREATE INDEX revisions_device ON revisions (device_id);
+    """,
 ]
 
 
@@ -192,6 +275,13 @@ def migrate(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('server_id', ?)",
                 (f"srv-{uuid.uuid4().hex[:16]}",),
+            )
+        if number == 2:
+            # Signs the workspace's session cookies; a copy of the database is as
+            # sensitive as the data in it anyway.
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('session_secret', ?)",
+                (secrets.token_urlsafe(32),),
             )
 
     sqlite.migrate(

@@ -61,6 +61,8 @@ CATALOGUE: dict[tuple[int, str], str] = {
     (422, "invalid"): "the request doesn't match the protocol (`problems[].where` points at "
     "the field)",
     (422, "not-a-side"): "the chosen revision is not one side of the conflict",
+    (422, "wrong-fields"): "a field-by-field decision that doesn't name exactly the "
+    "conflict's fields",
     (500, "internal"): "the server failed; nothing was stored from the request",
 }
 _STATUSES: dict[str, list[int]] = {}

@@ -115,6 +115,7 @@ def store_batch(
         elif item.reasons:
             result.status = "rejected"
             result.reasons = item.reasons
+            _note_rejection(conn, principal, item, received_at)
         else:
             hlc_order, flag = ordering_hlc(item.raw["hlc"], now_ms)
             result.hlc_clamped = flag is not None
@@ -151,6 +152,22 @@ def store_batch(
         (received_at, principal.account_id),
     )
     return results
+
+
+def _note_rejection(
+    conn: sqlite3.Connection, principal: Principal, item: Incoming, received_at: str
+) -> None:
+    """Keep what a coordinator needs to follow up a refused upload: who, which record,
+    and each reason's path, field and code (not its message, which may quote an answer)."""
+    raw = item.raw
+    reasons = [{k: r.get(k, "") for k in ("path", "field", "code")} for r in item.reasons]
+    conn.execute(
+        "INSERT INTO rejections (received_at, account_id, device_id, revision_id, record_id, "
+        "form_id, form_version, district, site_id, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (received_at, principal.account_id, raw["device_id"], raw["revision_id"],
+         raw["record_id"], raw["form_id"], raw["form_version"],
+         item.district or principal.district, item.site_id, canonical_json(reasons)),
+    )  # fmt: skip
 
 
 def _insert_revision(
@@ -370,6 +387,8 @@ def revisions_held(conn: sqlite3.Connection, revision_ids: Iterable[str]) -> set
 
 def _scope_sql(principal: Principal, table: str = "") -> tuple[str, list[Any]]:
     prefix = f"{table}." if table else ""
+    if principal.is_national:
+        return "1 = 1", []
     sql = f"{prefix}district = ?"
     params: list[Any] = [principal.district]
     if principal.sites and principal.role == "device":
@@ -521,12 +540,7 @@ def resolve_conflict(
     The decision becomes a new revision on top of the record's head (nothing is rewritten),
     so devices receive it by pull like any other edit, and the national server by forward.
     """
-    now = now or now_utc()
-    row = conn.execute("SELECT * FROM conflicts WHERE conflict_id = ?", (conflict_id,)).fetchone()
-    if row is None or not principal.covers(row["district"], row["site_id"]):
-        raise ResolveError("not-found", f"No conflict {conflict_id} in your district.")
-    if row["status"] == "resolved":
-        raise ResolveError("already-resolved", f"Conflict {conflict_id} is already resolved.")
+    row = _open_conflict(conn, principal, conflict_id)
     sides = json.loads(row["revision_ids"])
     if chosen_revision_id not in sides:
         raise ResolveError(
@@ -534,6 +548,79 @@ def resolve_conflict(
             f"Revision {chosen_revision_id} is not one side of conflict {conflict_id}; "
             f"choose one of {', '.join(sides)}.",
         )
+    chosen = {
+        merge.path_text(path): value
+        for path, value in merge.flatten(_answers_of(conn, chosen_revision_id)).items()
+    }
+    paths = {f["path"] for f in json.loads(row["fields"])}
+    values = {path: chosen.get(path, merge.DELETED) for path in paths}
+    return _decide(conn, principal, row, values, chosen_revision_id, note, now or now_utc())
+
+
+def resolve_conflict_fields(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    conflict_id: str,
+    values: dict[str, Any],
+    note: str,
+    *,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """A coordinator decides a hard conflict field by field: for each conflicting path
+    (`members[2].age`) the value to keep, taken from one side or typed (merge.DELETED
+    removes the answer). The decision names the side whose values it kept most often.
+    """
+    row = _open_conflict(conn, principal, conflict_id)
+    fields = {f["path"]: f for f in json.loads(row["fields"])}
+    unknown = sorted(set(values) - set(fields))
+    missing = sorted(set(fields) - set(values))
+    if unknown or missing:
+        raise ResolveError(
+            "wrong-fields",
+            f"A decision on conflict {conflict_id} gives a value for each of its fields "
+            f"({', '.join(sorted(fields))}); unknown: {', '.join(unknown) or 'none'}, "
+            f"missing: {', '.join(missing) or 'none'}.",
+        )
+    sides = json.loads(row["revision_ids"])
+    votes = {
+        side: sum(
+            merge.same(values[path], field["values"].get(side)) for path, field in fields.items()
+        )
+        for side in sides
+    }
+    winner = row["winner_revision_id"]
+    chosen = max(sides, key=lambda side: (votes[side], side == winner))
+    return _decide(conn, principal, row, values, chosen, note, now or now_utc())
+
+
+def _open_conflict(conn: sqlite3.Connection, principal: Principal, conflict_id: str) -> Any:
+    row = conn.execute("SELECT * FROM conflicts WHERE conflict_id = ?", (conflict_id,)).fetchone()
+    if row is None or not principal.covers(row["district"], row["site_id"]):
+        raise ResolveError("not-found", f"No conflict {conflict_id} in your district.")
+    if row["status"] == "resolved":
+        raise ResolveError("already-resolved", f"Conflict {conflict_id} is already resolved.")
+    return row
+
+
+def _answers_of(conn: sqlite3.Connection, revision_id: str) -> dict[str, Any]:
+    body = conn.execute(
+        "SELECT body FROM revisions WHERE revision_id = ?", (revision_id,)
+    ).fetchone()[0]
+    return json.loads(body)["answers"]
+
+
+def _decide(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    row: Any,
+    values: dict[str, Any],
+    chosen_revision_id: str,
+    note: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Write a decision: the record's merged answers with `values` (path text -> value)
+    applied, as a new revision on top of the head, and mark the conflict resolved."""
+    conflict_id = row["conflict_id"]
     record = conn.execute(
         "SELECT * FROM records WHERE record_id = ?", (row["record_id"],)
     ).fetchone()
@@ -541,20 +628,14 @@ def resolve_conflict(
         "SELECT hlc, form_id, form_version, district, site_id FROM revisions WHERE revision_id = ?",
         (record["head_revision_id"],),
     ).fetchone()
-    chosen = merge.flatten(
-        json.loads(
-            conn.execute(
-                "SELECT body FROM revisions WHERE revision_id = ?", (chosen_revision_id,)
-            ).fetchone()[0]
-        )["answers"]
-    )
     flat = merge.flatten(json.loads(record["answers"]))
-    paths = {f["path"] for f in json.loads(row["fields"])}
-    for path in [p for p in set(flat) | set(chosen) if merge.path_text(p) in paths]:
-        if path in chosen:
-            flat[path] = chosen[path]
-        else:
+    by_text = {merge.path_text(path): path for path in flat}
+    for text, value in values.items():
+        path = by_text.get(text) or parse_path(text)
+        if value is merge.DELETED:
             flat.pop(path, None)
+        else:
+            flat[path] = value
     ms, counter = _after(head["hlc"])
     ms, counter = max((ms, counter), (int(now.timestamp() * 1000), 0))
     revision = {
@@ -596,3 +677,16 @@ def resolve_conflict(
     )  # fmt: skip
     rebuild_record(conn, row["record_id"], now=now)
     return {"conflict_id": conflict_id, "revision_id": revision["revision_id"], "seq": seq}
+
+
+def parse_path(text: str) -> merge.Path:
+    """`members[2].age` -> ("members", 2, "age"): the inverse of merge.path_text."""
+    parts: list[str | int] = []
+    for piece in text.split("."):
+        name, _, rest = piece.partition("[")
+        parts.append(name)
+        while rest:
+            number, _, rest = rest.partition("]")
+            parts.append(merge.LENGTH if number == "#" else int(number))
+            rest = rest.lstrip("[")
+    return tuple(parts)

@@ -1,0 +1,55 @@
+"""The coordinator's workspace: web pages served by the sync server at `/`.
+
+    app.include_router(workspace.router(db, data_dir=data_dir, sites=sites))
+
+Server-rendered pages (Jinja2, Portuguese by default, English on request), static files
+from the package, no CDN and almost no JavaScript, so it works at a district office with
+no internet. Modules:
+
+    accounts    coordinator passwords (argon2), sessions, lockout, audit log
+    index       the record list's index table, filters and accent-tolerant search
+    queries     the SQL behind the pages, scoped to the coordinator's district
+    present     answers with the form's labels, repeats as tables, revision changes
+    sites       transit sites rated against the minimum standards
+    maps        outline maps as inline SVG from the local GeoJSON
+    i18n        the pages' text in Portuguese and English
+    web         templates, the signed-in coordinator, CSRF, security headers
+    views/      one module per page
+
+The "Exports" and "Duplicates" pages come from other packages: the navigation shows them
+as soon as a route answers GET /exports or /duplicates (see web.NAV).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+
+from sync_server.db import Database
+
+
+def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIRouter:
+    """Every workspace route (and POST /api/v1/device-report) for one server."""
+    from sync_server.workspace.views import (
+        admin,
+        assets,
+        conflicts,
+        diaspora,
+        overview,
+        places,
+        records,
+        reports,
+        session,
+        tablets,
+    )
+    from sync_server.workspace.web import Workspace
+
+    ws = Workspace(db, Path(data_dir), sites)
+    routes = APIRouter()
+    assets.add_routes(routes)
+    reports.add_routes(routes, db)
+    for view in (session, overview, records, conflicts, tablets, places, diaspora, admin):
+        view.add_routes(routes, ws)
+    return routes
