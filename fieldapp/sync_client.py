@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.metadata
 import logging
 import time
 import uuid
@@ -104,6 +105,17 @@ class SyncReport:
     @property
     def sent(self) -> int:
         return self.accepted + self.already_had + self.rejected + self.conflicting_id
+
+
+REPORT_OUTBOX_CAP = 100_000
+
+
+def app_version() -> str:
+    """This app's version as installed ("0+unknown" when run from a bare checkout)."""
+    try:
+        return importlib.metadata.version("displacement-field-kit")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 def _now() -> str:
@@ -199,11 +211,29 @@ class SyncClient:
             self._pull(report)
         report.last_sync_at = _now()
         self.store.set_setting(LAST_SYNC, report.last_sync_at)
+        self._send_device_report()
         report.bytes_sent = self._progress.bytes_sent
         report.bytes_received = self._progress.bytes_received
         report.retries = self.transport.retries - retries_before
         self._report("done")
         return report
+
+    def _send_device_report(self) -> None:
+        """Tell the coordinator's workspace how this tablet is: app version, outbox size,
+        clock. Best effort: a server without the call (404) or a failure here never fails
+        the sync that already succeeded."""
+        body = {
+            "app_version": app_version(),
+            "outbox": len(self.store.pending_outbox(limit=REPORT_OUTBOX_CAP)),
+            "device_time": _now(),
+        }
+        try:
+            response = self.transport.request("POST", f"{API}/device-report", body=body)
+        except SyncError as error:
+            log.info("device report not sent: %s", error)
+            return
+        if response.status_code != 200:
+            log.info("device report not taken: HTTP %d", response.status_code)
 
     def _count_bytes(self, sent: int, received: int) -> None:
         self._progress.bytes_sent += sent
