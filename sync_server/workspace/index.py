@@ -45,7 +45,7 @@ def searchable(answers: dict[str, Any]) -> tuple[str, str]:
     """(title, search text) of a record's answers: its names and phones, folded."""
     names: list[str] = []
     phones: list[str] = []
-    top: list[str] = []
+    top: list[tuple[int, str]] = []  # (order, name): given names before family names
 
     def walk(node: dict[str, Any], depth: int) -> None:
         for key, value in node.items():
@@ -56,12 +56,12 @@ def searchable(answers: dict[str, Any]) -> tuple[str, str]:
                 if _NAME_FIELD.search(key):
                     names.append(value)
                     if depth == 0:
-                        top.append(value)
+                        top.append((0 if "given" in key else 2 if "family" in key else 1, value))
                 elif _PHONE_FIELD.search(key):
                     phones.append(re.sub(r"\D", "", value))
 
     walk(answers, 0)
-    title = " ".join(top) or (names[0] if names else "")
+    title = " ".join(name for _, name in sorted(top)) or (names[0] if names else "")
     return title[:200], fold(" ".join(dict.fromkeys(names))) + " " + " ".join(phones)
 
 
