@@ -576,7 +576,7 @@ def test_diaspora_counts_by_country_and_never_shows_legal_status(server: Server)
     assert result["counts"]["accepted"] == 3, result
     client = signed_in(server)
     page = client.get("/diaspora").text
-    assert "3 entrevistas" in page and "South Africa" in page
+    assert "3 entrevistas" in page and "África do Sul" in page
     assert "legal" not in page.lower() and "prefer_not_to_say" not in page
 
 

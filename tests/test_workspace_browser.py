@@ -320,6 +320,9 @@ def test_screenshots_of_every_page_in_both_languages(office: Office):
             office.open(path)
             assert office.browser.execute_script("return document.documentElement.lang") == lang
             taken.append(office.shot(f"{lang}-{name}"))
+            if name == "record":
+                office.browser.execute_script("document.getElementById('history').scrollIntoView()")
+                taken.append(office.shot(f"{lang}-record-history"))
         office.open("/docs")
         office.browser.implicitly_wait(5)
         assert office.find(".swagger-ui .title").text.startswith("Displacement Field Kit")

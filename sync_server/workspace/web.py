@@ -127,10 +127,12 @@ class Workspace:
             return None
         return _load(str(self.data_dir / "forms" / found[0].file_name))
 
-    def current_forms(self) -> list[tuple[str, str]]:
-        """(form_id, title) of the forms published here, for filters."""
+    def current_forms(self, lang: str = "") -> list[tuple[str, str]]:
+        """(form_id, title) of the forms published here, for filters; with `lang`, the
+        title in that language (our forms' titles read "Português / English")."""
         with self.db.read() as conn:
-            return [(f.form_id, f.title) for f in published_forms(conn) if f.current]
+            forms = [(f.form_id, f.title) for f in published_forms(conn) if f.current]
+        return [(form_id, title_in(title, lang)) for form_id, title in forms]
 
     # --- rendering -------------------------------------------------------------------------
 
@@ -173,6 +175,14 @@ class Workspace:
     def not_found(self, request: Request, who: Coordinator) -> HTMLResponse:
         """The same answer for 'does not exist' and 'not yours': no hint either way."""
         return self.render(request, who, "error.html", status=404, message_key="not-found")
+
+
+def title_in(title: str, lang: str) -> str:
+    """ "Registo de agregados / Household registration" -> the part for `lang`."""
+    parts = [part.strip() for part in title.split(" / ")]
+    if not lang or len(parts) != len(LANGUAGES):
+        return title
+    return parts[LANGUAGES.index(lang)] if lang in LANGUAGES else title
 
 
 def language(request: Request) -> str:

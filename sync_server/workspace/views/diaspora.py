@@ -3,6 +3,8 @@ and bar charts. Legal status is never shown, not even as a count."""
 
 from __future__ import annotations
 
+import functools
+import gettext
 import json
 from collections import Counter
 from typing import Any
@@ -28,9 +30,17 @@ TABLES = [
 ]
 
 
-def country_name(code: str) -> str:
+def country_name(code: str, lang: str) -> str:
+    """An ISO 3166 alpha-3 code as a country name in the page's language."""
     found = pycountry.countries.get(alpha_3=code) if len(code) == 3 else None
-    return found.name if found else code
+    if found is None:
+        return code
+    return _countries(lang).gettext(found.name)
+
+
+@functools.lru_cache(maxsize=4)
+def _countries(lang: str) -> gettext.NullTranslations:
+    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang], fallback=True)
 
 
 def add_routes(router: APIRouter, ws: Workspace) -> None:
@@ -58,7 +68,7 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
                 values = value if isinstance(value, list) else [value]
                 for item in values:
                     if name == "residence_country":
-                        text = country_name(str(item))
+                        text = country_name(str(item), lang)
                     else:
                         text = present.shown(form, name, item, lang)
                     counters[name][text] += 1

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from sync_server.workspace import queries
-from sync_server.workspace.web import Workspace
+from sync_server.workspace.web import Workspace, language
 
 
 def add_routes(router: APIRouter, ws: Workspace) -> None:
@@ -29,7 +29,7 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
                 "rejection_total": queries.rejection_count(conn, principal),
                 "open_conflicts": queries.open_conflicts(conn, principal),
             }
-        titles = dict(ws.current_forms())
+        titles = dict(ws.current_forms(language(request)))
         site_names = {s["site_id"]: s["name"] for s in ws.sites}
         return ws.render(
             request, who, "overview.html", titles=titles, site_names=site_names, **context

@@ -18,7 +18,7 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
         who = ws.signed_in(request)
         if isinstance(who, Response):
             return who
-        forms = ws.current_forms()
+        forms = ws.current_forms(language(request))
         try:
             filters = index.parse_filters(dict(request.query_params), [f for f, _ in forms])
         except index.FilterError as error:
