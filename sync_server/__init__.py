@@ -10,7 +10,8 @@ Modules: `app` (create_app: the app factory), `routes/` (one thin router per are
 (storing batches, merged records, pulls, conflicts), `db` (schema and the single writer),
 `auth` (enrollment codes, tokens, scope), `catalog` (published forms, sites), `validation`
 (the worker processes), `forward` (to the national server), `cli` (the `sync-server`
-command), `testing` (a real server process for tests and benchmarks).
+command), `testing` (a real server process for tests and benchmarks), `workspace` (the
+coordinator's web pages at `/`).
 
 `create_app` is imported on first use, so `sync-server` commands that don't serve HTTP
 start without loading FastAPI.

@@ -5,7 +5,8 @@ validation workers, and includes one thin router per area (`sync_server.routes`,
 endpoints are listed). Every error becomes JSON `{"error": code, "message": ...,
 "problems": [...]}` in one place (`sync_server.problems`), with a 4xx status that says what
 was wrong, where, and what to do. Upload checks live in `sync_server.ingest`. Logs name
-revision ids and counts, never answers, names or phone numbers.
+revision ids and counts, never answers, names or phone numbers. The coordinator's web
+pages (`/`, `/records`, ..., `/docs`) are `sync_server.workspace`, included by one line.
 """
 
 from __future__ import annotations
