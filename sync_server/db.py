@@ -242,10 +242,13 @@ MIGRATIONS: list[str] = [
         title TEXT NOT NULL,
         search TEXT NOT NULL
     );
-    CREATE INDEX record_index_district ON record_index (district, received_on);
-    CREATE INDEX record_index_form ON record_index (form_id, received_on);
-    CREATE INDEX record_index_site ON record_index (site_id);
-    CREATE INDEX record_index_enumerator ON record_index (enumerator);
+    -- The list is ordered by (received_on, record_id), newest first: each index ends
+    -- with those two, so a page is a walk down an index, never a sort of the matches.
+    CREATE INDEX record_index_recent ON record_index (received_on, record_id);
+    CREATE INDEX record_index_district ON record_index (district, received_on, record_id);
+    CREATE INDEX record_index_form ON record_index (form_id, received_on, record_id);
+    CREATE INDEX record_index_site ON record_index (site_id, received_on, record_id);
+    CREATE INDEX record_index_enumerator ON record_index (enumerator, received_on, record_id);
     CREATE INDEX revisions_device ON revisions (device_id);
     """,
 ]

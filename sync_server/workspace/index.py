@@ -301,7 +301,7 @@ def list_records(
         for row in conn.execute(
             "SELECT record_id, form_id, district, site_id, enumerator, received_on, updated_at, "
             f"status, title FROM record_index{sql_where} "
-            "ORDER BY received_on DESC, record_id LIMIT ? OFFSET ?",
+            "ORDER BY received_on DESC, record_id DESC LIMIT ? OFFSET ?",
             [*params, page_size, (page - 1) * page_size],
         )
     ]

@@ -24,28 +24,32 @@ def today() -> str:
     return now_utc().date().isoformat()
 
 
-def counts_by(conn: sqlite3.Connection, principal: Principal, column: str) -> list[dict[str, Any]]:
-    """Records per value of `column` (form_id, district, site_id, enumerator): today, total."""
-    assert column in ("form_id", "district", "site_id", "enumerator")
+def overview_counts(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+    """Records today and in total, per form, district, site and enumerator, from ONE pass
+    over the records in scope (four GROUP BYs would read 100,000 rows four times)."""
     where, params = scope(principal)
-    return [
-        dict(row)
-        for row in conn.execute(
-            f"SELECT {column} AS key, count(*) AS total, "
-            "sum(received_on = ?) AS today FROM record_index "
-            f"WHERE {where} GROUP BY {column} ORDER BY total DESC, key LIMIT 200",
-            [today(), *params],
-        )
-    ]
-
-
-def totals(conn: sqlite3.Connection, principal: Principal) -> dict[str, int]:
-    where, params = scope(principal)
-    row = conn.execute(
-        f"SELECT count(*), coalesce(sum(received_on = ?), 0) FROM record_index WHERE {where}",
+    groups: dict[str, dict[Any, dict[str, int]]] = {
+        key: {} for key in ("form_id", "district", "site_id", "enumerator")
+    }
+    totals = {"total": 0, "today": 0}
+    for row in conn.execute(
+        "SELECT form_id, district, site_id, enumerator, received_on = ? AS today, count(*) "
+        f"FROM record_index WHERE {where} GROUP BY 1, 2, 3, 4, 5",
         [today(), *params],
-    ).fetchone()
-    return {"total": row[0], "today": row[1]}
+    ):
+        count, is_today = row[5], bool(row[4])
+        totals["total"] += count
+        totals["today"] += count if is_today else 0
+        for position, key in enumerate(groups):
+            entry = groups[key].setdefault(row[position], {"total": 0, "today": 0})
+            entry["total"] += count
+            entry["today"] += count if is_today else 0
+    result: dict[str, Any] = {"totals": totals}
+    for key, found in groups.items():
+        rows = [{"key": value, **counts} for value, counts in found.items()]
+        rows.sort(key=lambda item: (-item["total"], str(item["key"])))
+        result[f"by_{key.removesuffix('_id')}"] = rows[:200]
+    return result
 
 
 def open_conflicts(conn: sqlite3.Connection, principal: Principal) -> int:

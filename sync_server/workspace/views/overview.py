@@ -19,11 +19,7 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
         principal = who.principal
         with ws.db.read() as conn:
             context = {
-                "totals": queries.totals(conn, principal),
-                "by_form": queries.counts_by(conn, principal, "form_id"),
-                "by_district": queries.counts_by(conn, principal, "district"),
-                "by_site": queries.counts_by(conn, principal, "site_id"),
-                "by_enumerator": queries.counts_by(conn, principal, "enumerator"),
+                **queries.overview_counts(conn, principal),
                 "devices": queries.devices(conn, principal)[:20],
                 "rejections": queries.rejections(conn, principal, 15),
                 "rejection_total": queries.rejection_count(conn, principal),
