@@ -34,6 +34,7 @@ OPERATIONS = [
     ("POST", "/api/v1/duplicates/{pair_id}/dismiss"),
     ("POST", "/api/v1/duplicates/{pair_id}/reopen"),
     ("GET", "/api/v1/duplicates/{pair_id}/audit"),
+    ("POST", "/api/v1/device-report"),
 ]
 
 
