@@ -608,3 +608,29 @@ def test_every_text_the_templates_use_is_in_both_languages():
     assert not missing
     for key, (pt, en) in CATALOGUE.items():
         assert pt and en, key
+
+
+@pytest.mark.parametrize(
+    "path", [("shelter_situation",), ("members", 2, "age_reported"), ("members", "#"),
+             ("a", 1, "b", 3, "c")],
+)  # fmt: skip
+def test_a_path_read_back_from_its_text_is_the_same_path(path):
+    from sync_server import merge, records
+
+    assert records.parse_path(merge.path_text(path)) == path
+
+
+def test_a_decision_must_give_exactly_the_conflicts_fields(server: Server):
+    from sync_server import records
+
+    _base, conflict_id = make_conflict(server)
+    coordinator = auth.Principal(account_id="c", role="coordinator", district="MZ1120")
+    for values in ({}, {"shelter_situation": "tent", "intention": "stay"}):
+        with pytest.raises(records.ResolveError) as refused:
+            server.db.write(
+                lambda c, v=values: records.resolve_conflict_fields(
+                    c, coordinator, conflict_id, v, ""
+                )
+            )
+        assert refused.value.code == "wrong-fields"
+    assert server.query("SELECT count(*) FROM decisions")[0][0] == 0
