@@ -138,7 +138,7 @@ def main() -> None:
         db.close()
         print(
             f"  record index built in {index_s:.1f} s "
-            f"({args.households / index_s:.0f} records/s), once, on the first page view"
+            f"({args.households / index_s:.0f} records/s), once (at start-up after an upgrade)"
         )
         size_mb = (data_dir / "sync.db").stat().st_size / 1e6
         print(f"  database: {size_mb:.0f} MB")

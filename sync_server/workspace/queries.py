@@ -32,12 +32,14 @@ def overview_counts(conn: sqlite3.Connection, principal: Principal) -> dict[str,
         key: {} for key in ("form_id", "district", "site_id", "enumerator")
     }
     totals = {"total": 0, "today": 0}
+    day = today()
     for row in conn.execute(
-        "SELECT form_id, district, site_id, enumerator, received_on = ? AS today, count(*) "
-        f"FROM record_index WHERE {where} GROUP BY 1, 2, 3, 4, 5",
-        [today(), *params],
+        "SELECT form_id, district, site_id, enumerator, received_on, count(*) "
+        f"FROM record_index WHERE {where} "
+        "GROUP BY district, form_id, site_id, enumerator, received_on",
+        params,
     ):
-        count, is_today = row[5], bool(row[4])
+        count, is_today = row[5], row[4] == day
         totals["total"] += count
         totals["today"] += count if is_today else 0
         for position, key in enumerate(groups):
