@@ -157,6 +157,10 @@ def test_wrong_passwords_lock_the_name_for_a_while_even_with_the_right_one(serve
                                                    "WHERE action = 'signin'")]  # fmt: skip
     assert outcomes.count("bad-password") == 2 * (accounts.MAX_FAILURES - 1)
     assert "locked" in outcomes and "ok" not in outcomes
+    server.client.cookies.clear()
+    accounts_page = signed_in(server, "admin", auth.NATIONAL).get("/accounts").text
+    row = accounts_page[accounts_page.index("<code>graca</code>") :]
+    assert "bloqueada até" in row[: row.index("</tr>")]
 
 
 def test_the_lock_ends_after_its_time(server: Server):

@@ -274,8 +274,11 @@ def list_logins(conn: sqlite3.Connection) -> list[dict[str, object]]:
         for row in conn.execute(
             "SELECT l.account_id, l.username, a.name, a.district, a.revoked_at, l.created_at, "
             "(SELECT max(at) FROM audit_log g WHERE g.account_id = l.account_id "
-            " AND g.action = 'signin' AND g.outcome = 'ok') AS last_signin "
+            " AND g.action = 'signin' AND g.outcome = 'ok') AS last_signin, "
+            "(SELECT locked_until FROM login_failures f WHERE f.username = l.username "
+            " AND f.locked_until > ?) AS locked_until "
             "FROM workspace_logins l JOIN accounts a ON a.account_id = l.account_id "
-            "ORDER BY a.district, l.username"
+            "ORDER BY a.district, l.username",
+            (iso(now_utc()),),
         )
     ]

@@ -125,6 +125,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "state": ("Estado", "State"),
     "never": ("nunca", "never"),
     "revoked": ("revogado", "revoked"),
+    "locked-until": ("bloqueada até {until} (UTC)", "locked until {until} (UTC)"),
     "active": ("ativo", "active"),
     "revoke": ("Revogar", "Revoke"),
     "no-tablets": ("Nenhum tablet registado.", "No tablets enrolled."),
