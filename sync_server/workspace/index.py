@@ -290,19 +290,36 @@ def list_records(
         where.append("search LIKE ? ESCAPE '\\'")
         params.append(f"%{_escape_like(term)}%")
     sql_where = " WHERE " + " AND ".join(where) if where else ""
-    total = conn.execute(f"SELECT count(*) FROM record_index{sql_where}", params).fetchone()[0]
+    columns = (
+        "record_id, form_id, district, site_id, enumerator, received_on, updated_at, status, title"
+    )
+    order = "ORDER BY received_on DESC, record_id DESC LIMIT ? OFFSET ?"
+    offset = (filters.page - 1) * page_size
+    if filters.q:
+        # A search reads every row in scope anyway (LIKE '%..%'): count the matches in the
+        # same pass instead of a second scan.
+        found = conn.execute(
+            f"SELECT {columns}, count(*) OVER () AS total FROM record_index{sql_where} {order}",
+            [*params, page_size, offset],
+        ).fetchall()
+        if found:
+            total = found[0]["total"]
+        else:
+            total = conn.execute(
+                f"SELECT count(*) FROM record_index{sql_where}", params
+            ).fetchone()[0]
+    else:
+        total = conn.execute(f"SELECT count(*) FROM record_index{sql_where}", params).fetchone()[0]
+        found = None
     pages = max(1, -(-total // page_size))
     page = filters.page
     beyond = page > pages
     if beyond:
         page = pages
-    rows = [
-        dict(row)
-        for row in conn.execute(
-            "SELECT record_id, form_id, district, site_id, enumerator, received_on, updated_at, "
-            f"status, title FROM record_index{sql_where} "
-            "ORDER BY received_on DESC, record_id DESC LIMIT ? OFFSET ?",
+    if found is None or beyond:
+        found = conn.execute(
+            f"SELECT {columns} FROM record_index{sql_where} {order}",
             [*params, page_size, (page - 1) * page_size],
-        )
-    ]
+        ).fetchall()
+    rows = [{key: row[key] for key in columns.replace(" ", "").split(",")} for row in found]
     return Page(rows=rows, total=total, page=page, pages=pages, beyond=beyond)
