@@ -17,12 +17,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from forms.text import fold
 from sync_server import auth
 from sync_server.app import create_app
 from sync_server.workspace import accounts, testing
 from sync_server.workspace.accounts import COOKIE_NAME
 from sync_server.workspace.i18n import CATALOGUE
-from sync_server.workspace.index import fold, searchable
+from sync_server.workspace.index import searchable
+
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "a long pass phrase"
@@ -619,7 +622,8 @@ def test_every_text_the_templates_use_is_in_both_languages():
              ("a", 1, "b", 3, "c")],
 )  # fmt: skip
 def test_a_path_read_back_from_its_text_is_the_same_path(path):
-    from sync_server import merge, records
+    from sync_core import merge
+    from sync_server import records
 
     assert records.parse_path(merge.path_text(path)) == path
 

@@ -28,7 +28,7 @@ from sync_server.auth import NATIONAL
 from sync_server.workspace import accounts, testing
 from tests.sync_helpers import ServerProcess
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

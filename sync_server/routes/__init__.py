@@ -14,13 +14,14 @@
     duplicates GET  /api/v1/duplicates                  probable duplicate households (coordinators)
               POST /api/v1/duplicates/{id}/confirm|dismiss|reopen   a coordinator's decision
               GET  /api/v1/duplicates/{id}/audit        the decisions on a pair (ids only)
+    devices   POST /api/v1/device-report                a tablet's app version, outbox, clock
 
 A router reads the request, calls the domain modules (`auth`, `records`, `catalog`,
 `ingest`) and shapes the answer; it decides no HTTP status itself beyond raising a
 `Problem` (`sync_server.problems`).
 """
 
-from sync_server.routes import duplicates, enroll, forms, health, review, sync
+from sync_server.routes import devices, duplicates, enroll, forms, health, review, sync
 
 ROUTERS = [
     health.router,
@@ -29,6 +30,7 @@ ROUTERS = [
     forms.router,
     review.router,
     duplicates.router,
+    devices.router,
 ]
 
 __all__ = ["ROUTERS"]

@@ -35,7 +35,7 @@ log = logging.getLogger("sync_server.workspace")
 
 
 def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIRouter:
-    """Every workspace route (and POST /api/v1/device-report) for one server."""
+    """Every workspace route for one server."""
     from sync_server.workspace.views import (
         admin,
         assets,
@@ -44,7 +44,6 @@ def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIR
         overview,
         places,
         records,
-        reports,
         session,
         tablets,
     )
@@ -56,7 +55,6 @@ def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIR
     db.submit(index.refresh).add_done_callback(_log_failure)
     routes = APIRouter()
     assets.add_routes(routes)
-    reports.add_routes(routes, db)
     for view in (session, overview, records, conflicts, tablets, places, diaspora, admin):
         view.add_routes(routes, ws)
     return routes

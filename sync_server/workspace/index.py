@@ -20,10 +20,10 @@ import functools
 import json
 import re
 import sqlite3
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from forms.text import fold
 from sync_server.auth import Principal
 
 CHUNK = 2000
@@ -34,12 +34,6 @@ STATUSES = ("new", "edited", "conflict", "rejected")
 # Answers whose names end like this are people's names or phone numbers: searchable.
 _NAME_FIELD = re.compile(r"(^|_)(name|given_name|family_name|surname)$")
 _PHONE_FIELD = re.compile(r"(phone|whatsapp|mobile)")
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: "Amélia CÔSSA" -> "amelia cossa"."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 @functools.lru_cache(maxsize=4096)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from forms.geo import parse_geopoint
+from forms.geopoint import parse_geopoint
 from forms.model import Form, Group, Question, Repeat
-from sync_server import merge
+from sync_core import merge
 
 MAX_CHANGES_SHOWN = 30
 

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from forms.validation import validate_record
-from sync_server import merge, records
+from sync_core import merge
+from sync_server import records
 from sync_server.workspace import present, queries
 from sync_server.workspace.web import Workspace, language
 

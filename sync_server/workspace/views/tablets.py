@@ -10,6 +10,7 @@ import qrcode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from sync_core.protocol import enrollment_uri
 from sync_server import auth
 from sync_server.workspace import queries
 from sync_server.workspace.web import Workspace
@@ -76,7 +77,7 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
         )
         ws.audit(who.account_id, "tablet.code", auth.sha256(auth.normalise_code(code))[:12])
         server_url = str(request.base_url).rstrip("/")
-        uri = auth.enrollment_uri(code, server_url)
+        uri = enrollment_uri(code, server_url)
         return page(
             request, who, new_code=code, expires=auth.iso(expires), qr=qr_data_uri(uri),
             enroll_uri=uri, enrolled_name=name,
