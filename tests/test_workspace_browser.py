@@ -42,7 +42,8 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
 class Office:
@@ -123,12 +124,19 @@ class Office:
     def find_all(self, css: str):
         return self.browser.find_elements(By.CSS_SELECTOR, css)
 
+    def click(self, css: str) -> None:
+        """Click something that loads a new page, and wait until it has loaded (a click
+        returns before the browser has even sent the request)."""
+        old = self.find("html")
+        self.find(css).click()
+        WebDriverWait(self.browser, 30).until(expected_conditions.staleness_of(old))
+
     def sign_in(self, username: str, password: str = PASSWORD) -> None:
         self.browser.delete_all_cookies()
         self.open("/login")
         self.find("#username").send_keys(username)
         self.find("#password").send_keys(password)
-        self.find("#sign-in").click()
+        self.click("#sign-in")
 
     def shot(self, name: str) -> Path:
         path = self.shots / f"{name}.png"
@@ -181,24 +189,24 @@ def test_wrong_passwords_lock_the_account(office: Office):
 
 def test_filters_and_search_find_the_expected_records(office: Office):
     office.sign_in("graca")
-    office.open("/records")
-    assert len(office.find_all("tr[data-record]")) == 5
+    page = office.open("/records")
+    assert len(office.find_all("tr[data-record]")) == 5, page[-3000:]
     office.find("#q").send_keys("ZULMIRA chiure")
-    office.find("#apply").click()
+    office.click("#apply")
     rows = office.find_all("tr[data-record]")
     assert [r.text.split("\n")[0] for r in rows] == ["Zulmíra Chiúre"] or "Zulmíra" in rows[0].text
     assert len(rows) == 1
     office.find("#q").clear()
     office.find("#q").send_keys("765 4321")
-    office.find("#apply").click()
+    office.click("#apply")
     assert len(office.find_all("tr[data-record]")) == 1
     office.open("/records")
     Select(office.find("#status")).select_by_value("edited")
-    office.find("#apply").click()
+    office.click("#apply")
     assert office.find_all("tr[data-record]") == []
     Select(office.find("#status")).select_by_value("new")
     Select(office.find("#enumerator")).select_by_visible_text("Amélia Cossa")
-    office.find("#apply").click()
+    office.click("#apply")
     assert len(office.find_all("tr[data-record]")) == 5
 
 
@@ -233,11 +241,11 @@ def test_a_conflict_decided_on_the_page_reaches_a_tablet_on_its_next_pull(office
     SyncClient(zito).sync()
     office.sign_in("graca")
     office.open("/conflicts")
-    office.find("tr[data-conflict] a.button-link").click()
+    office.click("tr[data-conflict] a.button-link")
     office.find("#pick-0-typed").click()
     office.find("#typed-0").send_keys("tent")
     office.find("#note").send_keys("Visitei: estão com familiares")
-    office.find("#resolve").click()
+    office.click("#resolve")
     assert f"/records/{record_id}" in office.browser.current_url
     assert "decidiu um conflito" in office.find("#history").text
     report = SyncClient(amelia).sync()
@@ -251,7 +259,7 @@ def test_a_tablet_enrolled_from_the_page_syncs_and_is_refused_once_revoked(offic
     office.sign_in("graca")
     office.open("/tablets")
     office.find("#enroll-name").send_keys("Castigo Nhantumbo")
-    office.find("#make-code").click()
+    office.click("#make-code")
     code = office.find("#code").text
     assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{2}", code)
     qr = office.find("#qr")
@@ -262,7 +270,7 @@ def test_a_tablet_enrolled_from_the_page_syncs_and_is_refused_once_revoked(offic
     assert SyncClient(castigo).sync().accepted == 1
     device_id = castigo.device_id
     office.open("/tablets")
-    office.find(f"#revoke-{device_id}").click()
+    office.click(f"#revoke-{device_id}")
     row = office.find(f'tr[data-device="{device_id}"]')
     assert "revogado" in row.text
     office.register(castigo, 78)
@@ -315,7 +323,7 @@ def test_screenshots_of_every_page_in_both_languages(office: Office):
         taken.append(office.shot(f"{lang}-login"))
         office.find("#username").send_keys("admin")
         office.find("#password").send_keys(PASSWORD)
-        office.find("#sign-in").click()
+        office.click("#sign-in")
         for name, path in pages.items():
             office.open(path)
             assert office.browser.execute_script("return document.documentElement.lang") == lang
