@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from fieldapp.hlc import parse_hlc
 from fieldapp.store import Store
 from fieldapp.sync_client import SyncClient
+from sync_core.hlc import parse_hlc
 from tests.sync_helpers import (
     DISTRICT,
     FORM_ID,
@@ -42,9 +42,6 @@ from tests.sync_helpers import (
     push,
     revision,
 )
-
-# Marks a finding not fixed yet: removed as each fix lands.
-FIXED_BY_8 = pytest.mark.xfail(strict=True, reason="issue #8 not fixed yet")
 
 TEN_YEARS_MS = 10 * 365 * 24 * 3600 * 1000
 BOUND_MS = 5 * 60 * 1000  # the documented default drift bound
@@ -113,7 +110,6 @@ def other_districts_record(server: ServerProcess) -> tuple[dict, str]:
 # --- 1. record ownership ----------------------------------------------------------------
 
 
-@FIXED_BY_8
 def test_a_device_cannot_move_another_districts_record_into_its_own_by_editing_it(
     server, coordinators
 ):
@@ -130,7 +126,6 @@ def test_a_device_cannot_move_another_districts_record_into_its_own_by_editing_i
     assert record.status_code == 200 and record.json()["district"] == OTHER_DISTRICT
 
 
-@FIXED_BY_8
 def test_a_device_cannot_take_a_record_with_a_parentless_revision_reusing_its_id(
     server, coordinators
 ):
@@ -144,7 +139,6 @@ def test_a_device_cannot_take_a_record_with_a_parentless_revision_reusing_its_id
     assert record.json()["answers"]["head_name"] == "Rosa Nhaca"
 
 
-@FIXED_BY_8
 def test_an_edit_cannot_change_the_records_form(server):
     device, token = server.enroll()
     first = revision(device)
@@ -163,7 +157,6 @@ def test_an_edit_cannot_change_the_records_form(server):
     assert stored_revisions(server, first["record_id"]) == [first["revision_id"]]
 
 
-@FIXED_BY_8
 def test_a_parent_must_be_a_revision_of_the_same_record(server):
     device, token = server.enroll()
     one, two = revision(device), revision(device)
@@ -176,7 +169,6 @@ def test_a_parent_must_be_a_revision_of_the_same_record(server):
     assert stored_revisions(server, two["record_id"]) == [two["revision_id"]]
 
 
-@FIXED_BY_8
 def test_a_parent_unknown_to_the_server_is_rejected(server):
     device, token = server.enroll()
     orphan = revision(device, parent=str(uuid.uuid4()))
@@ -200,7 +192,6 @@ def test_a_device_still_edits_its_own_districts_records_and_chains_edits_in_one_
 # --- 2. revocation sticks --------------------------------------------------------------
 
 
-@FIXED_BY_8
 @pytest.mark.parametrize("how", ["device", "enumerator"])
 def test_a_revoked_tablet_cannot_redeem_its_code_again(server, how):
     name = f"Lost Tablet {uuid.uuid4().hex[:6]}"
@@ -223,7 +214,6 @@ def test_a_revoked_tablet_cannot_redeem_its_code_again(server, how):
     assert refused.status_code == 401
 
 
-@FIXED_BY_8
 def test_a_code_redeems_once(server):
     code = server.quick_code()
     device = str(uuid.uuid4())
@@ -248,7 +238,6 @@ def test_a_code_redeems_once(server):
 # --- 3. device account takeover ---------------------------------------------------------
 
 
-@FIXED_BY_8
 def test_an_unused_code_cannot_take_over_a_working_tablets_device_id(server):
     victim, victim_token = server.enroll(district=OTHER_DISTRICT)
     code = server.quick_code(district=DISTRICT, enumerator="Intruder")
@@ -269,10 +258,29 @@ def test_an_unused_code_cannot_take_over_a_working_tablets_device_id(server):
     assert ok.status_code == 200
 
 
+def test_the_tablet_itself_can_be_re_enrolled_with_a_new_code(server, tmp_path):
+    """A supervisor moves a tablet to another district: the tablet proves the device id is
+    its own with its current token, and the new code re-enrolls it."""
+    store = Store(tmp_path / "tablet.db")
+    try:
+        client = SyncClient(store, server.url)
+        client.enroll(server.quick_code(district=DISTRICT))
+        old_token = store.get_setting("token")
+        SyncClient(store, server.url).enroll(server.quick_code(district=OTHER_DISTRICT))
+        assert store.get_setting("district") == OTHER_DISTRICT
+        old = requests.get(server.url + "/api/v1/pull", headers=auth(old_token), timeout=10)
+        assert old.status_code == 401
+        new = requests.get(
+            server.url + "/api/v1/pull", headers=auth(store.get_setting("token")), timeout=10
+        )
+        assert new.status_code == 200
+    finally:
+        store.close()
+
+
 # --- 4. clocks ---------------------------------------------------------------------------
 
 
-@FIXED_BY_8
 def test_a_merge_revision_takes_the_servers_time_not_a_copied_future_one(server, coordinators):
     early, early_token = server.enroll()
     fast, fast_token = server.enroll()
@@ -296,7 +304,6 @@ def test_a_merge_revision_takes_the_servers_time_not_a_copied_future_one(server,
         assert merge_ms <= now_ms + BOUND_MS
 
 
-@FIXED_BY_8
 def test_a_tablet_pulling_a_far_future_revision_keeps_its_own_clock(server, tmp_path):
     fast, fast_token = server.enroll()
     future_ms = int(time.time() * 1000) + TEN_YEARS_MS
@@ -320,7 +327,6 @@ def _five_good(device: str) -> list[dict]:
     return [revision(device) for _ in range(5)]
 
 
-@FIXED_BY_8
 def test_a_revision_that_is_its_own_parent_is_rejected_and_the_rest_stored(server):
     device, token = server.enroll()
     good = _five_good(device)
@@ -333,7 +339,6 @@ def test_a_revision_that_is_its_own_parent_is_rejected_and_the_rest_stored(serve
     assert stored_revisions(server, selfish["record_id"]) == []
 
 
-@FIXED_BY_8
 def test_a_parent_cycle_in_one_batch_is_rejected_and_the_rest_stored(server):
     device, token = server.enroll()
     good = _five_good(device)
@@ -347,7 +352,6 @@ def test_a_parent_cycle_in_one_batch_is_rejected_and_the_rest_stored(server):
     assert stored_revisions(server, record_id) == []
 
 
-@FIXED_BY_8
 def test_a_lone_surrogate_in_an_answer_is_rejected_and_the_rest_stored(server):
     device, token = server.enroll()
     good = _five_good(device)
@@ -370,7 +374,6 @@ def test_a_lone_surrogate_in_an_answer_is_rejected_and_the_rest_stored(server):
 # --- 6. the smaller ones -----------------------------------------------------------------
 
 
-@FIXED_BY_8
 def test_a_parent_cycle_over_two_batches_is_not_stored(server):
     device, token = server.enroll()
     record_id = str(uuid.uuid4())
@@ -384,7 +387,6 @@ def test_a_parent_cycle_over_two_batches_is_not_stored(server):
 
 @pytest.mark.parametrize("path", ["/api/v1/push", "/api/v1/push/status", "/api/v1/state",
                                   "/api/v1/enroll"])  # fmt: skip
-@FIXED_BY_8
 def test_bodies_that_are_not_json_are_refused_with_415(server, path):
     device, token = server.enroll()
     body = json.dumps({"revision_ids": [], "cursor": 0, "code": "AAAA-BBBB-CC",
@@ -402,7 +404,6 @@ def test_bodies_that_are_not_json_are_refused_with_415(server, path):
     assert response.status_code != 415
 
 
-@FIXED_BY_8
 def test_enroll_is_rate_limited_per_address_with_retry_after(tmp_path):
     server = ServerProcess(tmp_path / "district").start()
     try:
@@ -428,7 +429,6 @@ def test_enroll_is_rate_limited_per_address_with_retry_after(tmp_path):
         server.stop()
 
 
-@FIXED_BY_8
 def test_forward_continues_past_a_rejected_revision_and_retries_it_later(tmp_path):
     district = ServerProcess(tmp_path / "district", forms_dir=forms_dir(tmp_path / "d")).start()
     national = ServerProcess(
@@ -436,28 +436,34 @@ def test_forward_continues_past_a_rejected_revision_and_retries_it_later(tmp_pat
     ).start()
     try:
         device, token = district.enroll()
-        before = revision(device)
-        site = revision(device, {"district": DISTRICT, "site_id": "MOZ-ZAM-0001", "latrines": 4},
-                        form_id="mini_site")  # fmt: skip
-        after = revision(device)
-        assert (
-            statuses(push(district.url, token, device, [before, site, after])) == ["accepted"] * 3
+        site = revision(
+            device,
+            {"district": DISTRICT, "site_id": "MOZ-ZAM-0001", "latrines": 4},
+            form_id="mini_site",
         )
+        # Enough after it for several forward batches (about 32 KB each).
+        after = [revision(device) for _ in range(120)]
+        assert statuses(push(district.url, token, device, [site, *after])) == ["accepted"] * 121
         code = national.quick_code(server_role=True, enumerator="Namacurra server")
-        result = cli(district.data_dir, "forward", "--to", national.url, "--code", code,
-                     check=False)  # fmt: skip
+        result = cli(
+            district.data_dir, "forward", "--to", national.url, "--code", code, check=False
+        )
         output = result.stdout + result.stderr
         held = {row[0] for row in national.query("SELECT revision_id FROM revisions")}
-        assert before["revision_id"] in held and after["revision_id"] in held
+        assert {w["revision_id"] for w in after} <= held
         assert site["revision_id"] not in held
-        assert site["revision_id"] in output and "unknown-form" in output
+        assert f"refused {site['revision_id']}: unknown-form" in output
+        assert result.returncode == 2  # something was refused: a cron job notices
         # The credential for the national server is readable by its owner only.
         mode = stat.S_IMODE((district.data_dir / "sync.db").stat().st_mode)
         assert mode & 0o077 == 0, oct(mode)
+        # Forwarding again re-sends only the refused revision, not everything after it.
+        again = cli(district.data_dir, "forward", "--to", national.url, check=False).stdout
+        assert "forwarded 0 revision(s)" in again and "1 refused" in again
         # Once the national server publishes the form, the next forward sends it.
         cli(national.data_dir, "publish-form", str(tmp_path / "d" / "forms" / "mini_site.md"))
-        again = cli(district.data_dir, "forward", "--to", national.url).stdout
-        assert "1 accepted" in again
+        last = cli(district.data_dir, "forward", "--to", national.url).stdout
+        assert "forwarded 1 revision(s)" in last and "1 accepted" in last and "0 refused" in last
         held = {row[0] for row in national.query("SELECT revision_id FROM revisions")}
         assert site["revision_id"] in held
     finally:
@@ -465,7 +471,6 @@ def test_forward_continues_past_a_rejected_revision_and_retries_it_later(tmp_pat
         national.stop()
 
 
-@FIXED_BY_8
 def test_a_tablet_restored_from_an_old_backup_gets_its_later_work_back(server, tmp_path):
     path = tmp_path / "tablet.db"
     store = Store(path)
