@@ -23,13 +23,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from forms.validation import rejection_reason
 from sync_server.auth import Principal
 
 Reason = dict[str, str]
 
 
 def _reason(field: str, code: str, message: str) -> Reason:
-    return {"path": "", "field": field, "code": code, "message": message}
+    return rejection_reason(code, message, field=field)
 
 
 def stored_scope(conn: sqlite3.Connection, record_id: str) -> tuple[str | None, str | None] | None:
