@@ -422,12 +422,20 @@ def story(tmp_path_factory: pytest.TempPathFactory):
     server.stop()
 
 
+# Examples another test replays: they need a setup this story doesn't have.
+ELSEWHERE = {
+    "Attachment download": "needs a form with an attachment (the attachment tests publish one)",
+}
+
+
 def test_every_http_example_in_the_protocol_is_checked():
-    assert {e.title for e in examples()} == set(CHECKS)
+    assert {e.title for e in examples()} == set(CHECKS) | set(ELSEWHERE)
 
 
 def test_every_example_gets_the_documented_answer_from_a_real_server(story):
     for example in examples():
+        if example.title in ELSEWHERE:
+            continue
         response = CHECKS[example.title](story, example)
         assert response.status_code == example.status, (example.title, response.text[:500])
         if example.response is not None:
