@@ -21,6 +21,7 @@ Exceptions (defined with the transport in `sync_core.transport`, re-exported her
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import hashlib
 import importlib.metadata
 import logging
@@ -32,6 +33,7 @@ from typing import Any
 
 import requests
 
+from fieldapp.attention import CLOCK_SKEW
 from fieldapp.store import Revision
 from forms.validation import rejection_reason
 from sync_core.protocol import API_PREFIX as API
@@ -171,6 +173,8 @@ class SyncClient:
             self.base_url = server.rstrip("/")
             self.transport.base_url = self.base_url
         self.transport.restart_clock()
+        # An enrolled tablet's current token goes along (the transport sends it): it proves
+        # the device id is this tablet's, so a new code from the supervisor re-enrolls it.
         response = self.transport.request(
             "POST", f"{API}/enroll", body={"code": code, "device_id": self.store.device_id}
         )
@@ -208,7 +212,9 @@ class SyncClient:
             log.info("server asked for a full resync")
             report.resynced = True
             self.store.set_setting(CURSOR, 0)
-            self._pull(report)
+            # Own revisions too: a tablet restored from an old backup gets its later work
+            # back (applying a revision it already holds changes nothing).
+            self._pull(report, own=True)
         report.last_sync_at = _now()
         self.store.set_setting(LAST_SYNC, report.last_sync_at)
         self._send_device_report()
@@ -361,21 +367,27 @@ class SyncClient:
         raise ProtocolError(f"The server refused a request while {doing}: "
                             f"{error_message(response)}")  # fmt: skip
 
-    def _pull(self, report: SyncReport) -> None:
+    def _pull(self, report: SyncReport, *, own: bool = False) -> None:
         cursor = int(self.store.get_setting(CURSOR) or 0)
         while True:
             self._report("pull")
-            response = self.transport.request(
-                "GET", f"{API}/pull", params={"cursor": cursor, "limit": self.pull_limit}
-            )
+            params: dict[str, Any] = {"cursor": cursor, "limit": self.pull_limit}
+            if own:
+                params["own"] = "true"
+            response = self.transport.request("GET", f"{API}/pull", params=params)
             self._raise_for_status(response, "receiving records")
+            self._note_clock_skew(response)
             page = self.transport.json(response)
             for wire in page["revisions"]:
                 try:
                     revision = Revision.from_wire(wire)
                 except ValueError as error:
                     raise ProtocolError(f"The server sent a malformed revision: {error}") from None
-                if self.store.apply_remote(revision):
+                merged = wire.get("merged_from")
+                supersedes = (
+                    [h for h in merged if isinstance(h, str)] if isinstance(merged, list) else []
+                )
+                if self.store.apply_remote(revision, supersedes=supersedes):
                     report.received += 1
                 self._progress.records_received += 1
             if page.get("decisions"):
@@ -391,6 +403,20 @@ class SyncClient:
                     self.store.set_setting(SITES, page["sites"])
                 self._download_forms(page.get("forms") or [], report)
                 return
+
+    def _note_clock_skew(self, response: requests.Response) -> None:
+        """Save how far this tablet's wall clock is from the server's (from the HTTP Date
+        header, to the second): the app warns beyond the drift bound, because the edits of
+        a tablet with a wrong clock lose (or win) conflicts they shouldn't."""
+        date = response.headers.get("date")
+        if not date:
+            return
+        try:
+            server = email.utils.parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            return
+        skew = time.time() - server.timestamp()
+        self.store.set_setting(CLOCK_SKEW, round(skew))
 
     def _download_forms(self, forms: list[dict[str, Any]], report: SyncReport) -> None:
         cached = {(row["form_id"], row["version"]) for row in self.store.cached_forms()}

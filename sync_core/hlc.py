@@ -11,9 +11,13 @@ they encode, so SQLite can ``ORDER BY`` them directly:
     000171720000000-00003-6f1c0d7e-8a42-4b0e-9a7c-1d2e3f405162
     └─ physical ms ─┘ └cnt┘ └──────────── node (device id) ───────────┘
 
-The clock itself does not reject timestamps from the future: a tablet whose clock was reset
-must be able to catch up with the server. The server clamps timestamps more than
-``MAX_DRIFT_MS`` ahead of its own clock; ``is_far_future()`` is the shared test for that.
+Drift bound (the HLC rule): a remote timestamp more than ``max_drift_ms`` (default
+``MAX_DRIFT_MS``, 5 minutes) ahead of this node's wall clock is NOT adopted by ``observe()``.
+Without it, one tablet whose clock runs 10 years fast would drag every clock that syncs with
+it 10 years ahead, for good. The server uses the same bound: it orders such a revision as if
+it arrived now and flags it (``is_far_future()`` is the shared test). A node's own last
+timestamp, restored from disk, is always taken back (``catch_up()``): the clock never runs
+backwards, even when the wall clock does (a flat battery can reset it to 1970).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ __all__ = [
     "wall_clock_ms",
 ]
 
-MAX_DRIFT_MS = 24 * 3600 * 1000
+MAX_DRIFT_MS = 5 * 60 * 1000  # how far ahead of the wall clock a remote time may be
 MAX_COUNTER = 99_999
 _MAX_MS = 10**15 - 1
 
@@ -71,9 +75,9 @@ def format_hlc(physical_ms: int, counter: int, node_id: str) -> str:
     return f"{physical_ms:015d}-{counter:05d}-{node_id}"
 
 
-def is_far_future(timestamp: str, now_ms: int) -> bool:
-    """True if ``timestamp`` is more than ``MAX_DRIFT_MS`` ahead of ``now_ms``."""
-    return parse_hlc(timestamp)[0] > now_ms + MAX_DRIFT_MS
+def is_far_future(timestamp: str, now_ms: int, max_drift_ms: int = MAX_DRIFT_MS) -> bool:
+    """True if ``timestamp`` is more than ``max_drift_ms`` ahead of ``now_ms``."""
+    return parse_hlc(timestamp)[0] > now_ms + max_drift_ms
 
 
 class HybridClock:
@@ -89,11 +93,13 @@ class HybridClock:
         node_id: str,
         now_ms: Callable[[], int] = wall_clock_ms,
         last: str | None = None,
+        max_drift_ms: int = MAX_DRIFT_MS,
     ) -> None:
         # Validates the node id once, so now() can't produce a malformed timestamp later
         format_hlc(0, 0, node_id)
         self.node_id = node_id
         self._now_ms = now_ms
+        self.max_drift_ms = max_drift_ms
         self._lock = threading.Lock()
         self._ms, self._counter = 0, 0
         if last is not None:
@@ -115,25 +121,48 @@ class HybridClock:
                 self._advance(self._ms, self._counter + 1)
             return format_hlc(self._ms, self._counter, self.node_id)
 
-    def observe(self, remote: str) -> None:
+    def observe(self, remote: str) -> bool:
         """Merge a timestamp received from another node.
 
-        Every timestamp issued afterwards sorts after ``remote``. Raises ``ValueError`` if
-        ``remote`` is malformed, leaving the clock unchanged.
+        Every timestamp issued afterwards sorts after ``remote``, unless ``remote`` is more
+        than ``max_drift_ms`` ahead of the wall clock: then it is not adopted (the clock only
+        ticks) and this returns False. Raises ``ValueError`` if ``remote`` is malformed,
+        leaving the clock unchanged.
         """
         remote_ms, remote_counter, _ = parse_hlc(remote)
         with self._lock:
             physical = self._now_ms()
-            ms = max(self._ms, remote_ms, physical)
-            if ms == self._ms == remote_ms:
-                counter = max(self._counter, remote_counter) + 1
-            elif ms == self._ms:
-                counter = self._counter + 1
-            elif ms == remote_ms:
-                counter = remote_counter + 1
-            else:
-                counter = 0
-            self._advance(ms, counter)
+            if remote_ms > physical + self.max_drift_ms:
+                self._tick(physical)
+                return False
+            self._merge(physical, remote_ms, remote_counter)
+            return True
+
+    def catch_up(self, last: str) -> None:
+        """Take back this node's own last timestamp (persisted by the caller, or issued by
+        another process on the same data), however far ahead of the wall clock it is."""
+        ms, counter, _ = parse_hlc(last)
+        with self._lock:
+            if (ms, counter) > (self._ms, self._counter):
+                self._ms, self._counter = ms, counter
+
+    def _tick(self, physical: int) -> None:
+        if physical > self._ms:
+            self._advance(physical, 0)
+        else:
+            self._advance(self._ms, self._counter + 1)
+
+    def _merge(self, physical: int, remote_ms: int, remote_counter: int) -> None:
+        ms = max(self._ms, remote_ms, physical)
+        if ms == self._ms == remote_ms:
+            counter = max(self._counter, remote_counter) + 1
+        elif ms == self._ms:
+            counter = self._counter + 1
+        elif ms == remote_ms:
+            counter = remote_counter + 1
+        else:
+            counter = 0
+        self._advance(ms, counter)
 
     def _advance(self, ms: int, counter: int) -> None:
         # A counter that would outgrow its five digits borrows the next millisecond

@@ -6,7 +6,9 @@
 Layer 2 (docs/architecture.md): imports `sync_core` and `forms`, never `fieldapp`.
 
 Modules: `app` (create_app: the app factory), `routes/` (one thin router per area),
-`problems` (the one error type and its code catalogue), `ingest` (upload checks), `records`
+`problems` (the one error type and its code catalogue), `ingest` (upload checks),
+`ownership` (a record's stored scope, lineage and form: which revisions may join its
+history), `guards` (JSON bodies only; the enroll throttle), `records`
 (storing batches, merged records, pulls, conflicts), `db` (schema and the single writer),
 `auth` (enrollment codes, tokens, scope), `catalog` (published forms, sites), `validation`
 (the worker processes), `forward` (to the national server), `cli` (the `sync-server`

@@ -22,11 +22,13 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from forms import FORMS_DIR, FormLoadError, bundled_form_paths
-from sync_core.protocol import PROTOCOL_VERSION, ErrorBody, PushRequest
+from sync_core.hlc import MAX_DRIFT_MS
+from sync_core.protocol import API_PREFIX, PROTOCOL_VERSION, ErrorBody, PushRequest
 from sync_server import problems, validation, workspace
 from sync_server.catalog import PublishError, form_files, load_sites, publish_form
 from sync_server.context import ServerContext
 from sync_server.db import Database
+from sync_server.guards import EnrollThrottle, JsonBodiesOnly
 from sync_server.routes import ROUTERS
 
 log = logging.getLogger("sync_server")
@@ -35,7 +37,7 @@ MAX_BODY_BYTES = 1024 * 1024  # compressed, as it crosses the wire
 MAX_JSON_BYTES = 8 * 1024 * 1024  # after decompression: a gzip bomb stops here
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 500)
 }
 
 
@@ -47,6 +49,8 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     max_json_bytes: int = MAX_JSON_BYTES,
     validation_workers: int | None = None,
+    max_clock_drift_ms: int = MAX_DRIFT_MS,
+    enroll_throttle: EnrollThrottle | None = None,
 ) -> FastAPI:
     """The sync server for one data directory (its SQLite file and published forms).
 
@@ -54,6 +58,8 @@ def create_app(
     published earlier stay available. The site list is read from `sites_path`, default
     `<forms_dir>/data/transit_sites.geojson`. Uploads are validated in
     `validation_workers` processes (None: one per core; 0: in the server process).
+    A revision whose HLC is more than `max_clock_drift_ms` ahead of the server's clock is
+    ordered as if it arrived now. Failed enrollments are throttled by `enroll_throttle`.
     """
     data_dir = Path(data_dir)
     db = Database(data_dir)
@@ -70,6 +76,9 @@ def create_app(
         validation_workers=validation_workers,
         max_body_bytes=max_body_bytes,
         max_json_bytes=max_json_bytes,
+        max_clock_drift_ms=max_clock_drift_ms,
+        enroll_throttle=enroll_throttle or EnrollThrottle(),
+        audit_secret=_audit_secret(db),
     )
 
     @asynccontextmanager
@@ -97,6 +106,7 @@ def create_app(
     app.state.db = db
     app.state.context = context
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(JsonBodiesOnly, prefix=f"{API_PREFIX}/")
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -141,3 +151,9 @@ def _publish_dir(db: Database, data_dir: Path, forms_dir: Path | None) -> None:
         else:
             if new:
                 log.info("published form %s version %s", form.form_id, form.version)
+
+
+def _audit_secret(db: Database) -> str:
+    """The key that hashes client addresses in the audit log (made by migration 2)."""
+    with db.read() as conn:
+        return conn.execute("SELECT value FROM meta WHERE key = 'audit_secret'").fetchone()[0]

@@ -28,6 +28,9 @@ from sync_server.problems import Problem
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 10
 CODE_LIFETIME = dt.timedelta(days=7)
+# How long the tablet that redeemed a code may redeem it again, in case the answer with
+# its token was lost on a bad link. After that, the code is spent for everyone.
+RETRY_WINDOW = dt.timedelta(minutes=10)
 TOKEN_PREFIX = "dfk_"
 # The district of a national coordinator account: every district is in its scope.
 NATIONAL = "*"
@@ -116,11 +119,20 @@ def create_code(
     return code, expires
 
 
-def redeem_code(conn: sqlite3.Connection, code: str, device_id: str) -> tuple[str, Principal]:
+def redeem_code(
+    conn: sqlite3.Connection, code: str, device_id: str, current_token: str | None = None
+) -> tuple[str, Principal]:
     """Trade a code for a new token bound to `device_id`. Runs inside a write transaction.
 
-    The same device may redeem its code again until it expires (its first answer may have
-    been lost on the way); the earlier token is then replaced. Another device may not.
+    A code redeems once. The only exception is the tablet that redeemed it asking again
+    within `RETRY_WINDOW` (its first answer was lost on the way): it gets a fresh token,
+    the earlier one stops working. A revoked account stays revoked: its code, and any
+    other, give it nothing (`revoked`). The device id is bound to its account on first
+    use; a code redeemed with an id that belongs to another account is refused
+    (`device-id-taken`) and stays unused, so nobody can take over a working tablet's
+    account by knowing its (public) device id. The tablet itself proves it owns the id by
+    sending its current token (`current_token`): then a new code re-enrolls it (a
+    supervisor moving it to another district or enumerator), and the old token stops.
     """
     row = conn.execute(
         "SELECT * FROM enrollment_codes WHERE code_sha256 = ?", (sha256(normalise_code(code)),)
@@ -137,38 +149,68 @@ def redeem_code(conn: sqlite3.Connection, code: str, device_id: str) -> tuple[st
         raise EnrollmentError(
             "expired", "This enrollment code has expired. Ask your supervisor for a new one."
         )
-    if row["used_by"] and row["used_by"] != device_id:
+    existing = conn.execute(
+        "SELECT role, enrolled_with, revoked_at, token_sha256 FROM accounts WHERE account_id = ?",
+        (device_id,),
+    ).fetchone()
+    if existing is not None and existing["revoked_at"]:
+        raise EnrollmentError(
+            "revoked",
+            "This device's access was revoked, for good. A supervisor must enroll the tablet "
+            "again as a new device (a fresh installation) with a new code.",
+        )
+    retry = (
+        row["used_by"] == device_id
+        and existing is not None
+        and existing["enrolled_with"] == row["code_sha256"]
+        and now_utc() - dt.datetime.fromisoformat(row["used_at"]) <= RETRY_WINDOW
+    )
+    owner = (
+        existing is not None
+        and current_token is not None
+        and secrets.compare_digest(existing["token_sha256"] or "", sha256(current_token))
+    )
+    if row["used_by"] and not retry:
         raise EnrollmentError(
             "used",
-            "This enrollment code was already used by another device. Each code enrolls one "
-            "device: ask your supervisor for a new one.",
+            "This enrollment code was already used. Each code enrolls one device, once: ask "
+            "your supervisor for a new one.",
+        )
+    if existing is not None and not retry and not owner:
+        raise EnrollmentError(
+            "device-id-taken",
+            f"The device id {device_id!r} already belongs to another account on this server. "
+            "The code was not used; enroll from the tablet that shows this code's QR, or ask "
+            "the administrator.",
         )
     token = new_token()
     moment = iso(now_utc())
-    existing = conn.execute(
-        "SELECT role FROM accounts WHERE account_id = ?", (device_id,)
-    ).fetchone()
-    if existing is not None and existing["role"] != row["role"]:
-        raise EnrollmentError(
-            "device-id-taken",
-            f"The id {device_id!r} already belongs to a {existing['role']} account here.",
+    if retry:
+        conn.execute(
+            "UPDATE accounts SET token_sha256 = ? WHERE account_id = ?", (sha256(token), device_id)
         )
-    # Re-enrolling a device (even a revoked one) with a fresh code is a supervisor's
-    # deliberate act: the account gets the new scope and token.
-    conn.execute(
-        "INSERT INTO accounts (account_id, role, name, district, sites, token_sha256, "
-        "enrolled_with, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (account_id) DO UPDATE SET role = excluded.role, name = excluded.name, "
-        "district = excluded.district, sites = excluded.sites, "
-        "token_sha256 = excluded.token_sha256, enrolled_with = excluded.enrolled_with, "
-        "revoked_at = NULL",
-        (device_id, row["role"], row["name"], row["district"], row["sites"], sha256(token),
-         row["code_sha256"], moment),
-    )  # fmt: skip
-    conn.execute(
-        "UPDATE enrollment_codes SET used_at = ?, used_by = ? WHERE code_sha256 = ?",
-        (moment, device_id, row["code_sha256"]),
-    )
+    elif owner:
+        conn.execute(
+            "UPDATE accounts SET role = ?, name = ?, district = ?, sites = ?, token_sha256 = ?, "
+            "enrolled_with = ? WHERE account_id = ?",
+            (row["role"], row["name"], row["district"], row["sites"], sha256(token),
+             row["code_sha256"], device_id),
+        )  # fmt: skip
+        conn.execute(
+            "UPDATE enrollment_codes SET used_at = ?, used_by = ? WHERE code_sha256 = ?",
+            (moment, device_id, row["code_sha256"]),
+        )
+    else:
+        conn.execute(
+            "INSERT INTO accounts (account_id, role, name, district, sites, token_sha256, "
+            "enrolled_with, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (device_id, row["role"], row["name"], row["district"], row["sites"], sha256(token),
+             row["code_sha256"], moment),
+        )  # fmt: skip
+        conn.execute(
+            "UPDATE enrollment_codes SET used_at = ?, used_by = ? WHERE code_sha256 = ?",
+            (moment, device_id, row["code_sha256"]),
+        )
     principal = Principal(
         account_id=device_id,
         role=row["role"],

@@ -65,6 +65,26 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="processes validating uploads (default: one per core, at most 4; 0: none)",
     )
+    serve.add_argument(
+        "--max-clock-drift",
+        type=float,
+        default=300,
+        help="seconds a revision's clock may run ahead of the server's before it is "
+        "ordered as if it arrived now (%(default)s)",
+    )
+    serve.add_argument(
+        "--enroll-failures",
+        type=int,
+        default=10,
+        help="failed enrollments one address may make in a row, and per minute after that "
+        "(%(default)s)",
+    )
+    serve.add_argument(
+        "--enroll-failures-total",
+        type=int,
+        default=100,
+        help="failed enrollments from all addresses in a row, and per minute (%(default)s)",
+    )
     serve.add_argument("--verbose", action="store_true", help="log revision ids of each push")
 
     enroll = command(
@@ -146,8 +166,21 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sync_server.app import create_app
+    from sync_server.guards import EnrollThrottle
 
-    app = create_app(args.data_dir, args.forms_dir, validation_workers=args.workers)
+    throttle = EnrollThrottle(
+        per_address=args.enroll_failures,
+        per_address_per_minute=args.enroll_failures,
+        total=args.enroll_failures_total,
+        total_per_minute=args.enroll_failures_total,
+    )
+    app = create_app(
+        args.data_dir,
+        args.forms_dir,
+        validation_workers=args.workers,
+        max_clock_drift_ms=int(args.max_clock_drift * 1000),
+        enroll_throttle=throttle,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
@@ -312,14 +345,23 @@ def _forward(args: argparse.Namespace) -> int:
                 print(
                     f"forwarded {report.sent} revision(s) to {args.to}: "
                     f"{report.accepted} accepted, {report.already_had} already there, "
-                    f"{report.rejected} rejected"
+                    f"{len(report.refused)} refused"
                 )
+                for revision_id, codes in report.refused.items():
+                    print(f"refused {revision_id}: {codes}")
+                if report.refused:
+                    print(
+                        "forward: the national server refused some revisions (above); they "
+                        "are retried at every forward. Publish the same form versions there "
+                        "(sync-server publish-form), then forward again.",
+                        file=sys.stderr,
+                    )
             except ForwardError as error:
                 print(f"forward: {error}", file=sys.stderr)
                 if args.every is None:
                     return 1
             if args.every is None:
-                return 0
+                return 2 if report.refused else 0
             time.sleep(args.every)
     finally:
         db.close()

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sync_core.hlc import MAX_DRIFT_MS
 from sync_server.db import Database
+from sync_server.guards import EnrollThrottle
 
 
 @dataclass
@@ -24,6 +26,12 @@ class ServerContext:
     validation_workers: int | None
     max_body_bytes: int
     max_json_bytes: int
+    # A revision's HLC further ahead of the server's clock than this is ordered as now.
+    max_clock_drift_ms: int = MAX_DRIFT_MS
+    # Failed enrollments per address and in total (429 when spent), and the key that
+    # hashes client addresses for the audit log.
+    enroll_throttle: EnrollThrottle = field(default_factory=EnrollThrottle)
+    audit_secret: str = ""
     # Batches are validated one at a time, each spread over the worker processes' cores
     # when large enough: the first tablets in a rush get their answer first.
     validation_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))

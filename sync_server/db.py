@@ -254,6 +254,23 @@ MIGRATIONS: list[str] = [
         (district, form_id, site_id, enumerator, received_on);
     CREATE INDEX revisions_device ON revisions (device_id);
     """,
+    # 3: sync security: the enrollment audit secret, forward refusals.
+    """
+    -- Failed enrollments go to audit_log (migration 2) with a keyed hash of the client
+    -- address as their target (this secret), never the address itself.
+    INSERT INTO meta (key, value) VALUES ('audit_secret', lower(hex(randomblob(32))));
+
+    -- Revisions a forward target refused: retried at every forward (they may pass once
+    -- the national server publishes their form), while the cursor moves past them.
+    CREATE TABLE forward_refused (
+        url TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        revision_id TEXT NOT NULL,
+        codes TEXT NOT NULL DEFAULT '',
+        refused_at TEXT NOT NULL,
+        PRIMARY KEY (url, revision_id)
+    );
+    """,
 ]
 
 
@@ -315,6 +332,11 @@ class Database:
         self.path = self.data_dir / DATABASE_NAME
         self._write_conn = connect(self.path)
         migrate(self._write_conn)
+        # It holds token hashes, the forward token (a credential) and personal data: for
+        # its owner only. SQLite creates the -wal and -shm files with the database's mode.
+        for path in (self.data_dir, self.path, *self.data_dir.glob(DATABASE_NAME + "-*")):
+            with contextlib.suppress(OSError):
+                path.chmod(0o700 if path.is_dir() else 0o600)
         self.server_id: str = self._write_conn.execute(
             "SELECT value FROM meta WHERE key = 'server_id'"
         ).fetchone()[0]

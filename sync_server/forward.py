@@ -5,9 +5,11 @@ with its own credentials (enrolled there with the `server` role for its district
 every revision it received, byte for byte as received, in `seq` order, so the national
 server derives the same merges. Merge revisions are not sent: each server makes its own.
 
-A cursor per target (the last `seq` the national server acknowledged) makes forwarding
-incremental; re-sending after a failure is harmless (`already-had`). A batch the national
-server rejects stops the forward there, without moving the cursor: nothing is skipped.
+A cursor per target (the last `seq` the national server answered for) makes forwarding
+incremental; re-sending after a failure is harmless (`already-had`). A revision the national
+server refuses (say, its form version isn't published there) does not stop the others: it
+is kept in `forward_refused` with the reasons' codes, reported, and retried at every later
+forward until it passes (once the form is published there), before anything new is sent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 import logging
 import sqlite3
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sync_core.protocol import API_PREFIX as API
 from sync_core.protocol import BATCH_TARGET_BYTES
@@ -40,6 +42,8 @@ class ForwardReport:
     already_had: int = 0
     rejected: int = 0
     cursor: int = 0
+    # revision id -> the reasons' codes, for revisions the target refused (this time)
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 def remember_target(
@@ -87,6 +91,15 @@ def forward_once(db: Database, url: str, *, give_up_after: float = 120.0) -> For
         raise ForwardError(f"{url} is not a known forward target; pass --token or --code")
     transport = Transport(url, target["token"], give_up_after=give_up_after)
     report = ForwardReport(cursor=target["cursor"])
+    # First what the target refused before: it may pass now. Only those are re-sent.
+    with db.read() as conn:
+        retry = conn.execute(
+            "SELECT r.body FROM forward_refused f JOIN revisions r USING (revision_id) "
+            "WHERE f.url = ? ORDER BY f.seq",
+            (url,),
+        ).fetchall()
+    for batch in make_batches([json.loads(row["body"]) for row in retry], BATCH_TARGET_BYTES):
+        _send_and_record(db, transport, url, batch, report)
     while True:
         with db.read() as conn:
             rows = _unsent(conn, report.cursor)
@@ -95,7 +108,7 @@ def forward_once(db: Database, url: str, *, give_up_after: float = 120.0) -> For
         wires = [json.loads(row["body"]) for row in rows]
         seq_of = {row["revision_id"]: row["seq"] for row in rows}
         for batch in make_batches(wires, BATCH_TARGET_BYTES):
-            _send(transport, db.server_id, batch, report)
+            _send_and_record(db, transport, url, batch, report, seq_of)
             report.cursor = max(seq_of[w["revision_id"]] for w in batch)
             cursor = report.cursor
             db.write(
@@ -105,13 +118,52 @@ def forward_once(db: Database, url: str, *, give_up_after: float = 120.0) -> For
                 )
             )
     log.info(
-        "forwarded %d revisions to %s: %d accepted, %d already there",
+        "forwarded %d revisions to %s: %d accepted, %d already there, %d refused",
         report.sent,
         url,
         report.accepted,
         report.already_had,
+        len(report.refused),
     )
     return report
+
+
+def _send_and_record(
+    db: Database,
+    transport: Transport,
+    url: str,
+    batch: list[dict],
+    report: ForwardReport,
+    seq_of: dict[str, int] | None = None,
+) -> None:
+    """Send one batch; remember what the target refused and forget what it now holds."""
+    refused = _send(transport, db.server_id, batch, report)
+    report.refused.update(refused)
+    passed = [w["revision_id"] for w in batch if w["revision_id"] not in refused]
+    moment = iso(now_utc())
+
+    def record(conn: sqlite3.Connection) -> None:
+        for revision_id, codes in refused.items():
+            seq = (seq_of or {}).get(revision_id)
+            if seq is None:
+                seq = conn.execute(
+                    "SELECT seq FROM revisions WHERE revision_id = ?", (revision_id,)
+                ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO forward_refused (url, seq, revision_id, codes, refused_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (url, revision_id) DO UPDATE SET "
+                "codes = excluded.codes, refused_at = excluded.refused_at",
+                (url, seq, revision_id, codes, moment),
+            )
+        for start in range(0, len(passed), 500):
+            chunk = passed[start : start + 500]
+            conn.execute(
+                f"DELETE FROM forward_refused WHERE url = ? AND revision_id IN "
+                f"({','.join('?' * len(chunk))})",
+                (url, *chunk),
+            )
+
+    db.write(record)
 
 
 def _unsent(conn: sqlite3.Connection, cursor: int) -> list[sqlite3.Row]:
@@ -122,11 +174,15 @@ def _unsent(conn: sqlite3.Connection, cursor: int) -> list[sqlite3.Row]:
     ).fetchall()
 
 
-def _send(transport: Transport, server_id: str, batch: list[dict], report: ForwardReport) -> None:
-    """Push one batch until the national server has answered for all of it."""
+def _send(
+    transport: Transport, server_id: str, batch: list[dict], report: ForwardReport
+) -> dict[str, str]:
+    """Push one batch until the national server has answered for all of it; returns the
+    revisions it refused (id -> their reasons' codes)."""
     remaining = batch
     batch_id = uuid.uuid4().hex[:16]
     attempt = 0
+    refused: dict[str, str] = {}
     while remaining:
         body = {"device_id": server_id, "batch_id": batch_id, "revisions": remaining}
         try:
@@ -150,23 +206,19 @@ def _send(transport: Transport, server_id: str, batch: list[dict], report: Forwa
                 f"{error_message(response)}"
             )
         results = response.json()["results"]
-        refused = [r for r in results if r["status"] in ("rejected", "conflicting-id")]
         for result in results:
             if result["status"] == "accepted":
                 report.accepted += 1
+                report.sent += 1
             elif result["status"] == "already-had":
                 report.already_had += 1
-        report.sent += len(results) - len(refused)
-        if refused:
-            report.rejected += len(refused)
-            codes = sorted({reason["code"] for r in refused for reason in r["reasons"]})
-            raise ForwardError(
-                f"the national server refused {len(refused)} revision(s) (first: "
-                f"{refused[0]['revision_id']}; reasons: {', '.join(codes)}). Forwarding "
-                "stopped there and will resume from it: publish the same form versions on "
-                "the national server, then forward again."
-            )
-        return
+                report.sent += 1
+            else:
+                report.rejected += 1
+                codes = sorted({reason["code"] for reason in result["reasons"]})
+                refused[result["revision_id"]] = ",".join(codes) or result["status"]
+        return refused
+    return refused
 
 
 def _held(transport: Transport, revision_ids: list[str]) -> set[str]:

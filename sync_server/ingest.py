@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import zlib
 from typing import Any
 
@@ -18,13 +19,15 @@ from starlette.requests import ClientDisconnect, Request
 
 from forms.validation import rejection_reason
 from sync_core.protocol import PushRequest
-from sync_server import records, validation
+from sync_server import ownership, records, validation
 from sync_server.auth import Principal
 from sync_server.catalog import form_files, published_forms
 from sync_server.context import ServerContext
 from sync_server.problems import Problem
 
 __all__ = ["check_batch", "language", "parse_json", "read_body"]
+
+log = logging.getLogger("sync_server")
 
 
 async def read_body(request: Request, max_body: int, max_json: int) -> bytes:
@@ -110,7 +113,10 @@ def check_batch(
 
     Runs before the writer gets the batch, so the writer only does SQL. Revisions the
     server already holds skip validation: their status is decided by their hash. Returns
-    the revisions to store and the ones outside the caller's scope (`out-of-scope`).
+    the revisions to store and the ones outside the caller's scope (`out-of-scope`): by
+    their answers, or by the scope the server stored for their record (`ownership`).
+    Nothing about one revision fails the others: an unexpected error while checking one
+    gives it the reason `internal`.
     """
     items: list[records.Incoming] = []
     forbidden: list[dict[str, Any]] = []
@@ -120,54 +126,107 @@ def check_batch(
         held = records.revisions_held(conn, (r.revision_id for r in batch.revisions))
         files = form_files(conn, ctx.data_dir)
         for revision, raw in zip(batch.revisions, revisions_raw, strict=True):
-            item = records.incoming(raw)
-            items.append(item)
             where = {"revision_id": revision.revision_id, "record_id": revision.record_id}
-            if revision.merged_from is not None:
-                forbidden.append({**where, "message": "only a server makes merge revisions"})
+            item: records.Incoming | None = None
+            try:
+                item = records.incoming(raw)
+                problem = _precheck(conn, who, revision, item, held, files)
+            except Exception as error:  # one revision's failure stays its own
+                log.error("checking revision %s failed: %s", revision.revision_id,
+                          type(error).__name__)  # fmt: skip
+                item = item or records.Incoming(raw=raw, body="", sha256="")
+                item.reasons = [records.INTERNAL]
+                items.append(item)
                 continue
-            if who.role == "device" and revision.device_id != who.account_id:
+            items.append(item)
+            if problem is not None:
+                forbidden.append({**where, "message": problem})
+            elif not item.reasons and revision.revision_id not in held:
+                created = _parse_time(revision.created_at)
+                form_path = files[(revision.form_id, revision.form_version)]
+                # A new record's deviceid metadata must be the device that made it (an edit
+                # on another device keeps the original value, as ODK does).
+                device = revision.device_id if revision.parent_revision_id is None else None
+                jobs.append((str(form_path), revision.answers, language, created, device))
+                to_check.append((item, where))
+    outcomes = _validate(ctx, jobs)
+    with ctx.db.read() as conn:
+        for (item, where), outcome in zip(to_check, outcomes, strict=True):
+            if outcome is None:
+                item.reasons = [records.INTERNAL]
+                continue
+            errors, district, site_id = outcome
+            if errors is None:
+                item.reasons = [_reason("form_version", "This form version can't be loaded.")]
+                continue
+            item.reasons = errors
+            item.district = district or who.district
+            item.site_id = site_id
+            if errors:
+                continue
+            if not who.covers(item.district, item.site_id):
                 forbidden.append(
-                    {**where, "message": f"made by device {revision.device_id}, not by you"}
+                    {
+                        **where,
+                        "message": f"record is for district {item.district}"
+                        + (f", site {item.site_id}" if item.site_id else ""),
+                    }
                 )
                 continue
-            if revision.revision_id in held:
-                continue
-            form_path = files.get((revision.form_id, revision.form_version))
-            if form_path is None:
-                item.reasons = [_unknown_form(conn, revision.form_id, revision.form_version)]
-                continue
-            created = _parse_time(revision.created_at)
-            if created is None:
-                item.reasons = [_reason("created_at", "created_at is not an ISO 8601 time.")]
-                continue
-            # A new record's deviceid metadata must be the device that made it (an edit on
-            # another device keeps the original value, as ODK does).
-            new_record = revision.parent_revision_id is None
-            device = revision.device_id if new_record else None
-            jobs.append((str(form_path), revision.answers, language, created, device))
-            to_check.append((item, where))
-    # Spread one batch over the workers: all cores help the tablet waiting for it.
-    size = max(8, -(-len(jobs) // max(1, validation.worker_count(ctx.validation_workers))))
-    parts = [ctx.validator.submit(validation.check, jobs[i : i + size])
-             for i in range(0, len(jobs), size)]  # fmt: skip
-    outcomes = [outcome for part in parts for outcome in part.result()]
-    for (item, where), (errors, district, site_id) in zip(to_check, outcomes, strict=True):
-        if errors is None:
-            item.reasons = [_reason("form_version", "This form version can't be loaded.")]
-            continue
-        item.reasons = errors
-        item.district = district or who.district
-        item.site_id = site_id
-        if not errors and not who.covers(item.district, item.site_id):
-            forbidden.append(
-                {
-                    **where,
-                    "message": f"record is for district {item.district}"
-                    + (f", site {item.site_id}" if item.site_id else ""),
-                }
-            )
+            # The record's scope is what the server stored for it, not what the revision
+            # claims: editing another district's record is refused.
+            stored = ownership.scope_problem(conn, who, item.record_id)
+            if stored is not None:
+                forbidden.append({**where, "message": stored})
     return items, forbidden
+
+
+def _precheck(
+    conn: Any,
+    who: Principal,
+    revision: Any,
+    item: records.Incoming,
+    held: set[str],
+    files: dict[tuple[str, str], Any],
+) -> str | None:
+    """Checks before validation: a forbidden revision's message (403 for the batch), or
+    None, with `item.reasons` set when the revision alone is refused."""
+    if revision.merged_from is not None:
+        return "only a server makes merge revisions"
+    if who.role == "device" and revision.device_id != who.account_id:
+        return f"made by device {revision.device_id}, not by you"
+    if revision.revision_id in held or item.reasons:
+        return None
+    if (revision.form_id, revision.form_version) not in files:
+        item.reasons = [_unknown_form(conn, revision.form_id, revision.form_version)]
+    elif _parse_time(revision.created_at) is None:
+        item.reasons = [_reason("created_at", "created_at is not an ISO 8601 time.")]
+    return None
+
+
+def _validate(ctx: ServerContext, jobs: list[validation.Job]) -> list[Any]:
+    """Each job's (errors, district, site_id), or None where validating it failed.
+
+    One batch is spread over the workers: all cores help the tablet waiting for it. A
+    part that fails is validated again one job at a time, so only the revision that fails
+    is refused."""
+    size = max(8, -(-len(jobs) // max(1, validation.worker_count(ctx.validation_workers))))
+    parts = [(jobs[i : i + size], ctx.validator.submit(validation.check, jobs[i : i + size]))
+             for i in range(0, len(jobs), size)]  # fmt: skip
+    outcomes: list[Any] = []
+    for chunk, part in parts:
+        try:
+            outcomes.extend(part.result())
+            continue
+        except Exception as error:
+            log.error("validating a batch part failed: %s", type(error).__name__)
+        for job in chunk:
+            try:
+                outcomes.extend(ctx.validator.submit(validation.check, [job]).result())
+            except Exception as error:
+                log.error("validating a revision failed: %s", type(error).__name__)
+                outcomes.append(None)
+    return outcomes
 
 
 def _unknown_form(conn: Any, form_id: str, version: str) -> dict[str, str]:

@@ -58,11 +58,13 @@ CATALOGUE: dict[tuple[int, str], str] = {
     (409, "not-decided"): "the duplicate pair is open already",
     (413, "too-large"): "over the size limits",
     (415, "encoding"): "a Content-Encoding other than gzip",
+    (415, "content-type"): "a body that isn't `application/json`",
     (422, "invalid"): "the request doesn't match the protocol (`problems[].where` points at "
     "the field)",
     (422, "not-a-side"): "the chosen revision is not one side of the conflict",
     (422, "wrong-fields"): "a field-by-field decision that doesn't name exactly the "
     "conflict's fields",
+    (429, "rate-limited"): "too many failed enrollments; wait `Retry-After` seconds",
     (500, "internal"): "the server failed; nothing was stored from the request",
 }
 _STATUSES: dict[str, list[int]] = {}
@@ -98,12 +100,14 @@ class Problem(Exception):
         self.status, self.code, self.message = status, code, message
         self.problems = problems or []
 
-    def response(self) -> JSONResponse:
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
         from fastapi.responses import JSONResponse
 
         body = ErrorBody(error=self.code, message=self.message, problems=self.problems)
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
-        return JSONResponse(body.model_dump(), status_code=self.status, headers=headers)
+        headers = dict(headers or {})
+        if self.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse(body.model_dump(), status_code=self.status, headers=headers or None)
 
 
 def problems_from_pydantic(errors: list[Any]) -> list[dict[str, Any]]:
@@ -149,6 +153,15 @@ def install(app: FastAPI) -> None:
         body = ErrorBody(error=code, message=str(error.detail))
         headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
         return JSONResponse(body.model_dump(), status_code=error.status_code, headers=headers)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def unencodable(request: Request, error: UnicodeEncodeError) -> JSONResponse:
+        # JSON may carry "\\ud800" (an unpaired surrogate): no character, can't be stored.
+        return Problem(
+            "invalid",
+            "The request holds text that is not valid Unicode (an unpaired surrogate); "
+            "nothing was stored.",
+        ).response()
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

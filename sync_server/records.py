@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Iterable
@@ -17,9 +18,9 @@ from typing import Any
 
 from forms.validation import rejection_reason
 from sync_core import merge
-from sync_core.hlc import MAX_COUNTER, format_hlc, is_far_future, parse_hlc
+from sync_core.hlc import MAX_COUNTER, MAX_DRIFT_MS, format_hlc, is_far_future, parse_hlc
 from sync_core.protocol import body_hash, canonical_json
-from sync_server import duplicates
+from sync_server import duplicates, ownership
 from sync_server.auth import Principal, iso, now_utc
 from sync_server.problems import Problem
 
@@ -27,6 +28,8 @@ from sync_server.problems import Problem
 # so a national server fed the same revisions in the same order derives the same ids.
 NAMESPACE = uuid.UUID("6b0f8a52-5c1e-4c55-9a0e-2d7a3e9c4f11")
 SERVER_NODE = "server"
+
+log = logging.getLogger("sync_server")
 
 
 @dataclass
@@ -61,17 +64,38 @@ class StoredResult:
 
 
 def incoming(raw: dict[str, Any]) -> Incoming:
+    """A received revision with its canonical body and hash. Text that can't be UTF-8
+    (a lone surrogate such as "\\ud800" is valid JSON but no character) is refused here,
+    for this revision only, before anything tries to store or echo it."""
     body = canonical_json(raw)
-    return Incoming(raw=raw, body=body, sha256=body_hash(body))
+    try:
+        return Incoming(raw=raw, body=body, sha256=body_hash(body))
+    except UnicodeEncodeError:
+        digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+        return Incoming(raw=raw, body=body, sha256=digest, reasons=[UNENCODABLE_TEXT])
 
 
-def ordering_hlc(hlc: str, now_ms: int) -> tuple[str, str | None]:
+UNENCODABLE_TEXT = rejection_reason(
+    "text",
+    "This revision holds text that is not valid Unicode (an unpaired surrogate). Retype the "
+    "answers with odd characters, or report the tablet to the administrator.",
+    field="answers",
+)
+
+INTERNAL = rejection_reason(
+    "internal",
+    "The server failed on this revision; it was not stored, the others were. The "
+    "administrator has the details in the server log.",
+)
+
+
+def ordering_hlc(hlc: str, now_ms: int, max_drift_ms: int = MAX_DRIFT_MS) -> tuple[str, str | None]:
     """The HLC used for ordering, and a flag when it had to be clamped.
 
     A tablet whose clock jumped years ahead would otherwise win every conflict forever;
     its timestamp is ordered as if it arrived now. The original stays in the revision.
     """
-    if is_far_future(hlc, now_ms):
+    if is_far_future(hlc, now_ms, max_drift_ms):
         _, counter, node = parse_hlc(hlc)
         return format_hlc(now_ms, counter, node), "far-future"
     return hlc, None
@@ -84,11 +108,16 @@ def store_batch(
     batch: list[Incoming],
     *,
     now: dt.datetime | None = None,
+    max_drift_ms: int = MAX_DRIFT_MS,
 ) -> list[StoredResult]:
     """Store one pushed batch (inside the writer's transaction); one result per revision.
 
     Idempotent: a revision already held with the same content is `already-had`, with other
     content `conflicting-id` (never overwritten); both leave the database unchanged.
+
+    Each revision is stored under its own savepoint: an unexpected error on one is rolled
+    back and answered `rejected` with reason `internal` (logged by type, never by content),
+    and the others are stored. One bad revision never blocks a tablet's outbox.
     """
     now = now or now_utc()
     now_ms = int(now.timestamp() * 1000)
@@ -97,49 +126,20 @@ def store_batch(
     accepted: dict[str, StoredResult] = {}
     for item in batch:
         result = StoredResult(item.revision_id, item.record_id, "accepted")
-        existing = conn.execute(
-            "SELECT sha256 FROM revisions WHERE revision_id = ?", (item.revision_id,)
-        ).fetchone()
-        if existing is not None:
-            result.status = "already-had" if existing["sha256"] == item.sha256 else "conflicting-id"
-            if result.status == "conflicting-id":
-                result.reasons = [
-                    rejection_reason(
-                        "conflicting-id",
-                        f"The server already holds a different revision with id "
-                        f"{item.revision_id}. It was not stored; report this device to the "
-                        "coordinator.",
-                        field="revision_id",
-                    )
-                ]
-        elif item.reasons:
-            result.status = "rejected"
-            result.reasons = item.reasons
-            _note_rejection(conn, principal, item, received_at)
-        else:
-            hlc_order, flag = ordering_hlc(item.raw["hlc"], now_ms)
-            result.hlc_clamped = flag is not None
-            result.seq = _insert_revision(
-                conn,
-                item.raw,
-                item.body,
-                item.sha256,
-                hlc_order=hlc_order,
-                hlc_flag=flag,
-                uploaded_by=principal.account_id,
-                received_at=received_at,
-                batch_id=batch_id,
-                district=item.district,
-                site_id=item.site_id,
-                origin="device",
-            )
-            # Rebuilt after each revision, not once per batch: a national server receiving
-            # the same revisions in the same order then derives the same merge revisions.
-            kinds = rebuild_record(conn, item.record_id, now=now)
-            accepted[item.revision_id] = result
-            for revision_id, kind in kinds.items():
-                if revision_id in accepted:
-                    accepted[revision_id].conflict = kind
+        conn.execute("SAVEPOINT revision")
+        try:
+            _store_one(conn, principal, batch_id, item, result, accepted,
+                       now=now, now_ms=now_ms, received_at=received_at,
+                       max_drift_ms=max_drift_ms)  # fmt: skip
+        except Exception as error:  # isolation is the point: its failure stays its own
+            conn.execute("ROLLBACK TO SAVEPOINT revision")
+            log.error(
+                "revision %s of batch %s failed: %s", item.revision_id, batch_id,
+                type(error).__name__,
+            )  # fmt: skip
+            accepted.pop(item.revision_id, None)
+            result = StoredResult(item.revision_id, item.record_id, "rejected", [INTERNAL])
+        conn.execute("RELEASE SAVEPOINT revision")
         results.append(result)
     conn.execute(
         "INSERT INTO batches (account_id, batch_id, first_received_at, last_received_at) "
@@ -168,6 +168,83 @@ def _note_rejection(
          raw["record_id"], raw["form_id"], raw["form_version"],
          item.district or principal.district, item.site_id, canonical_json(reasons)),
     )  # fmt: skip
+
+
+def _store_one(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    batch_id: str,
+    item: Incoming,
+    result: StoredResult,
+    accepted: dict[str, StoredResult],
+    *,
+    now: dt.datetime,
+    now_ms: int,
+    received_at: str,
+    max_drift_ms: int,
+) -> None:
+    """Decide one revision's status (filling `result`) and store it if it is accepted."""
+    if item.reasons == [INTERNAL]:  # checking it failed before it reached the writer
+        result.status, result.reasons = "rejected", item.reasons
+        return
+    existing = conn.execute(
+        "SELECT sha256 FROM revisions WHERE revision_id = ?", (item.revision_id,)
+    ).fetchone()
+    if existing is not None:
+        result.status = "already-had" if existing["sha256"] == item.sha256 else "conflicting-id"
+        if result.status == "conflicting-id":
+            result.reasons = [
+                rejection_reason(
+                    "conflicting-id",
+                    f"The server already holds a different revision with id "
+                    f"{item.revision_id}. It was not stored; report this device to the "
+                    "coordinator.",
+                    field="revision_id",
+                )
+            ]
+        return
+    if item.reasons:
+        result.status, result.reasons = "rejected", item.reasons
+        _note_rejection(conn, principal, item, received_at)
+        return
+    changed_form = ownership.form_problem(conn, item.raw)
+    if changed_form is not None:
+        result.status, result.reasons = "conflicting-id", [changed_form]
+        return
+    lineage = ownership.lineage_problem(conn, item.raw)
+    if lineage is not None:
+        result.status, result.reasons = "rejected", [lineage]
+        return
+    # Checked before the batch reached the writer (403); again here, on the data the
+    # transaction sees, so that no race can slip a record out of its owner's scope.
+    scope = ownership.scope_problem(conn, principal, item.record_id)
+    if scope is not None:
+        result.status = "rejected"
+        result.reasons = [rejection_reason("out-of-scope", scope, field="district")]
+        return
+    hlc_order, flag = ordering_hlc(item.raw["hlc"], now_ms, max_drift_ms)
+    result.hlc_clamped = flag is not None
+    result.seq = _insert_revision(
+        conn,
+        item.raw,
+        item.body,
+        item.sha256,
+        hlc_order=hlc_order,
+        hlc_flag=flag,
+        uploaded_by=principal.account_id,
+        received_at=received_at,
+        batch_id=batch_id,
+        district=item.district,
+        site_id=item.site_id,
+        origin="device",
+    )
+    # Rebuilt after each revision, not once per batch: a national server receiving
+    # the same revisions in the same order then derives the same merge revisions.
+    kinds = rebuild_record(conn, item.record_id, now=now)
+    accepted[item.revision_id] = result
+    for revision_id, kind in kinds.items():
+        if revision_id in accepted:
+            accepted[revision_id].conflict = kind
 
 
 def _insert_revision(
@@ -293,14 +370,16 @@ def _add_merge_revision(
 
     Everything in it derives from the heads, so that any server holding the same revisions
     makes the same one. Its parent is the provisional winner, so the device that made the
-    winner can fast-forward; `merged_from` names all heads. Its HLC sorts just after the
-    latest head's, so devices take it as the newest state.
+    winner can fast-forward; `merged_from` names all heads, so a device holding any of them
+    takes it. Its HLC is the server's clock, or just after the latest head's ordering HLC
+    when that is later: never a copied far-future timestamp (those are clamped on receipt),
+    so one tablet's wrong clock can't drag every tablet's clock along.
     """
     heads = sorted(state.heads)
     winner = by_id[state.winner]
-    # The heads' HLCs as the devices saw them (not clamped): a device may already hold a
-    # head with a far-future timestamp, and must still take the merge as newer.
-    ms, counter = _after(max(by_id[h]["hlc"] for h in heads))
+    ms, counter = max(
+        _after(max(by_id[h]["hlc_order"] for h in heads)), (int(now.timestamp() * 1000), 0)
+    )
     revision = {
         "revision_id": str(uuid.uuid5(NAMESPACE, "merge:" + ",".join(heads))),
         "record_id": record_id,
@@ -407,9 +486,16 @@ class PullPage:
 
 
 def pull_page(
-    conn: sqlite3.Connection, principal: Principal, cursor: int, limit: int, max_bytes: int
+    conn: sqlite3.Connection,
+    principal: Principal,
+    cursor: int,
+    limit: int,
+    max_bytes: int,
+    *,
+    own: bool = False,
 ) -> PullPage:
-    """Revisions after `cursor` in the caller's scope, made by anyone but the caller.
+    """Revisions after `cursor` in the caller's scope, made by anyone but the caller (and
+    by the caller too with `own`: a tablet restored from a backup gets its work back).
 
     A page stops at `limit` revisions or about `max_bytes` of JSON, whichever comes first,
     so that one page fits through a 2G link between two drops.
@@ -418,7 +504,7 @@ def pull_page(
     rows = conn.execute(
         f"SELECT seq, body FROM revisions WHERE seq > ? AND {scope} AND device_id != ? "
         "ORDER BY seq LIMIT ?",
-        [cursor, *params, principal.account_id, limit + 1],
+        [cursor, *params, "" if own else principal.account_id, limit + 1],
     ).fetchall()
     bodies: list[str] = []
     size = 0
@@ -625,7 +711,8 @@ def _decide(
         "SELECT * FROM records WHERE record_id = ?", (row["record_id"],)
     ).fetchone()
     head = conn.execute(
-        "SELECT hlc, form_id, form_version, district, site_id FROM revisions WHERE revision_id = ?",
+        "SELECT hlc_order, form_id, form_version, district, site_id FROM revisions "
+        "WHERE revision_id = ?",
         (record["head_revision_id"],),
     ).fetchone()
     flat = merge.flatten(json.loads(record["answers"]))
@@ -636,7 +723,7 @@ def _decide(
             flat.pop(path, None)
         else:
             flat[path] = value
-    ms, counter = _after(head["hlc"])
+    ms, counter = _after(head["hlc_order"])
     ms, counter = max((ms, counter), (int(now.timestamp() * 1000), 0))
     revision = {
         "revision_id": str(uuid.uuid4()),

@@ -56,11 +56,33 @@ def test_observe_moves_the_clock_past_a_later_remote_timestamp():
     wall = FakeWallClock(1_000)
     clock = HybridClock(NODE, now_ms=wall)
     clock.now()
-    remote = "000000000500000-00007-server"
-    clock.observe(remote)
+    remote = "000000000200000-00007-server"  # 199 s ahead: within the drift bound
+    assert clock.observe(remote) is True
     after = clock.now()
     assert after > remote
-    assert parse_hlc(after)[:2] == (500_000, 9)
+    assert parse_hlc(after)[:2] == (200_000, 9)
+
+
+def test_a_remote_time_beyond_the_drift_bound_is_not_adopted():
+    """One tablet whose clock runs ten years fast must not drag this one along."""
+    wall = FakeWallClock(1_000_000)
+    clock = HybridClock(NODE, now_ms=wall)
+    before = clock.now()
+    ten_years = 10 * 365 * 24 * 3600 * 1000
+    assert clock.observe(format_hlc(1_000_000 + ten_years, 0, "fast")) is False
+    after = clock.now()
+    assert before < after and parse_hlc(after)[0] <= 1_000_000 + MAX_DRIFT_MS
+    # Exactly at the bound is still adopted; the bound is configurable.
+    assert clock.observe(format_hlc(1_000_000 + MAX_DRIFT_MS, 0, "b")) is True
+    strict = HybridClock(NODE, now_ms=wall, max_drift_ms=1_000)
+    assert strict.observe(format_hlc(1_000_000 + 1_001, 0, "c")) is False
+
+
+def test_catch_up_takes_back_the_nodes_own_timestamp_however_far_ahead():
+    """The clock never runs backwards, even after the wall clock was reset to 1970."""
+    clock = HybridClock(NODE, now_ms=FakeWallClock(5))
+    clock.catch_up("001717200000000-00003-" + NODE)
+    assert parse_hlc(clock.now())[:2] == (1_717_200_000_000, 4)
 
 
 def test_observe_of_an_older_timestamp_still_advances():
@@ -163,10 +185,14 @@ def test_never_goes_backwards_and_always_passes_what_it_observed(history):
     last = clock.now()
     for wall_ms, received in history:
         wall.ms = wall_ms
-        if received is not None:
-            clock.observe(format_hlc(*received))
+        adopted = received is not None and clock.observe(format_hlc(*received))
         stamp = clock.now()
         assert stamp > last
         if received is not None:
-            assert parse_hlc(stamp)[:2] > received[:2]
+            # Adopted exactly when within the drift bound of the wall clock, and then passed.
+            assert adopted == (received[0] <= wall_ms + MAX_DRIFT_MS)
+            if adopted:
+                assert parse_hlc(stamp)[:2] > received[:2]
+        # Never more than the bound ahead of the wall clock, unless it already was.
+        assert parse_hlc(stamp)[0] <= max(wall_ms + MAX_DRIFT_MS, parse_hlc(last)[0]) + 1
         last = stamp

@@ -313,11 +313,13 @@ def test_acknowledge_while_a_newer_draft_is_open_keeps_the_draft(store):
 
 
 def test_hlc_survives_restarts_and_orders_the_outbox(path):
+    ahead = format_hlc(int(time.time() * 1000) + 60_000, 3, "server")  # a minute ahead
     far_ahead = format_hlc(int(time.time() * 1000) + 10**10, 3, "server")  # 4 months ahead
     with Store(path) as store:
-        store.observe_hlc(far_ahead)
+        store.observe_hlc(ahead)
+        store.observe_hlc(far_ahead)  # beyond the drift bound: not adopted
     with Store(path) as store:
-        assert store.hlc_now() > far_ahead
+        assert ahead < store.hlc_now() < far_ahead
         revisions = [finalized(store, {"n": n})[1] for n in range(5)]
         assert store.pending_outbox() == sorted(revisions, key=lambda r: r.hlc)
         assert store.pending_outbox(limit=2) == revisions[:2]

@@ -11,15 +11,29 @@ restarted on the same data). Invariants:
   parent revision to different values (computed here from the tablets' own revisions);
 - after two fault-free rounds of syncing, every tablet shows the same head and answers for
   every record, and so does the server.
+
+Hostile actors join the honest tablets (issue #8): a tablet of another district replaying
+and editing this district's records (with and without a parent), a revoked tablet still
+pushing, a careless tablet sending self-parents, parent cycles, unencodable text and
+timestamps ten years in the future or the past, and an honest tablet restored from an old
+backup. Checked after every step: no record changes district (no coordinator takes part);
+no revoked device stores anything; no tablet's clock is more than the drift bound ahead of
+real time; the server never answers 5xx. At the end, every honest tablet converges and
+nothing an honest tablet sent is lost.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
+import json
 import os
 import random
+import shutil
+import sqlite3
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +52,10 @@ from requests.adapters import HTTPAdapter
 
 from fieldapp.store import Store
 from fieldapp.sync_client import SyncClient, SyncError
-from tests.sync_helpers import FORM_ID, FORM_VERSION, ServerProcess, auth, household
+from sync_core.hlc import MAX_DRIFT_MS, parse_hlc
+from tests.sync_helpers import FORM_ID, FORM_VERSION, ServerProcess, auth, household, revision
+
+TEN_YEARS_MS = 10 * 365 * 24 * 3600 * 1000
 
 pytestmark = pytest.mark.system
 
@@ -82,8 +99,10 @@ class FaultyAdapter(HTTPAdapter):
         if fault == "kill":
             return self._kill_mid_batch(request, kwargs)
         response = super().send(request, **kwargs)
+        count_5xx(response)
         if fault == "duplicate":
             response = super().send(request.copy(), **kwargs)
+            count_5xx(response)
         if is_push:
             self.deliver_late()
         if fault == "lose-response":
@@ -114,9 +133,61 @@ class FaultyAdapter(HTTPAdapter):
         raise requests.ConnectionError("injected: server killed mid-batch")
 
 
+def count_5xx(response: requests.Response) -> requests.Response:
+    if response.status_code >= 500:
+        STATS["5xx"] = STATS.get("5xx", 0) + 1
+    return response
+
+
+def raw_push(server: ServerProcess, token: str, device_id: str, revisions: list[dict]) -> Any:
+    """A push as a hand-written (hostile or careless) client sends it: ensure_ascii JSON, so
+    a lone surrogate travels as \\ud800."""
+    body = {"device_id": device_id, "batch_id": uuid.uuid4().hex, "revisions": revisions}
+    return count_5xx(
+        requests.post(
+            server.url + "/api/v1/push",
+            data=gzip.compress(json.dumps(body).encode()),
+            headers={
+                **auth(token),
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+            },
+            timeout=60,
+        )
+    )
+
+
+def enroll_raw(server: ServerProcess, district: str) -> tuple[str, str]:
+    device_id = str(uuid.uuid4())
+    response = requests.post(
+        server.url + "/api/v1/enroll",
+        json={"code": server.quick_code(district=district), "device_id": device_id},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return device_id, response.json()["token"]
+
+
+def revoke(server: ServerProcess, device_id: str) -> None:
+    """What `sync-server revoke --device` does, without starting a process per example."""
+    from sync_server import auth as server_auth
+
+    conn = sqlite3.connect(server.data_dir / "sync.db", isolation_level=None, timeout=30)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        assert server_auth.revoke(conn, device_id=device_id) == 1
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    process = ServerProcess(tmp_path_factory.mktemp("prop") / "district").start()
+    # The revoked tablet's enrollment attempts are failures: without a higher limit the
+    # throttle would lock 127.0.0.1 (every tablet here) out after ten of them.
+    limits = ("--enroll-failures", "10000", "--enroll-failures-total", "10000")
+    process = ServerProcess(tmp_path_factory.mktemp("prop") / "district", extra_args=limits)
+    process.start()
     yield process
     process.stop()
 
@@ -138,7 +209,16 @@ class Tablets(RuleBasedStateMachine):
             code = self.server.quick_code(district=self.district)
             SyncClient(store, self.server.url).enroll(code)
             self.stores.append(store)
+        STATS["5xx"] = 0  # counted per example, so a failure shrinks to its own steps
+        self.paths = [run / f"tablet-{number}.db" for number in range(DEVICES)]
+        self.backups: dict[int, Path] = {}
         self.records: set[str] = set()
+        # The hostile and the careless, each with its own account.
+        self.other_district = f"MZ{6000 + Tablets.runs}"
+        self.outsider = enroll_raw(self.server, self.other_district)
+        self.careless = enroll_raw(self.server, self.district)
+        self.revoked = enroll_raw(self.server, self.district)
+        revoke(self.server, self.revoked[0])
 
     def client(self, store: Store, rng: random.Random, rate: float) -> SyncClient:
         session = requests.Session()
@@ -209,12 +289,163 @@ class Tablets(RuleBasedStateMachine):
                 if isinstance(adapter, FaultyAdapter):
                     adapter.deliver_late()
 
+    # --- hostile and careless actors ---------------------------------------------------
+
+    def _server_record(self, pick: int) -> dict | None:
+        ids = sorted(self.records)
+        if not ids:
+            return None
+        record_id = ids[pick % len(ids)]
+        response = requests.get(
+            self.server.url + f"/api/v1/records/{record_id}",
+            headers=auth(self.coordinator()),
+            timeout=10,
+        )
+        return response.json() if response.status_code == 200 else None
+
+    @rule(pick=st.integers(0, 1000), with_parent=st.booleans())
+    def outsider_takes_a_record(self, pick: int, with_parent: bool) -> None:
+        """A tablet of another district edits (or re-creates) one of this district's
+        records with its own district in the answers: refused, nothing stored."""
+        record = self._server_record(pick)
+        if record is None:
+            return
+        device_id, token = self.outsider
+        wire = revision(
+            device_id,
+            household("Thief", district=self.other_district),
+            record_id=record["record_id"],
+            parent=record["head_revision_id"] if with_parent else None,
+        )
+        response = raw_push(self.server, token, device_id, [wire])
+        assert response.status_code == 403, response.text
+        STATS["outsider-refused"] = STATS.get("outsider-refused", 0) + 1
+
+    @rule()
+    def revoked_tablet_pushes(self) -> None:
+        device_id, token = self.revoked
+        response = raw_push(self.server, token, device_id, [revision(device_id)])
+        assert response.status_code == 401
+        again = count_5xx(
+            requests.post(
+                self.server.url + "/api/v1/enroll",
+                json={
+                    "code": self.server.quick_code(district=self.district),
+                    "device_id": device_id,
+                },
+                timeout=10,
+            )
+        )
+        assert again.status_code in (403, 409) and "token" not in again.json()
+        STATS["revoked-refused"] = STATS.get("revoked-refused", 0) + 1
+
+    @rule(
+        kind=st.sampled_from(["self-parent", "cycle", "surrogate", "future", "past"]),
+        members=st.integers(1, 3),
+    )
+    def careless_tablet_pushes(self, kind: str, members: int) -> None:
+        """One bad revision beside a good one: the good one is stored, the bad one refused
+        (or, for a wrong clock, stored and ordered as if it arrived now)."""
+        device_id, token = self.careless
+        answers = household(f"Careless {len(self.records)}", district=self.district,
+                            members=members)  # fmt: skip
+        good = revision(device_id, answers)
+        bad = revision(device_id, household("X", district=self.district))
+        if kind == "self-parent":
+            bad["parent_revision_id"] = bad["revision_id"]
+            batch = [bad, good]
+        elif kind == "cycle":
+            other = revision(
+                device_id,
+                household("Y", district=self.district),
+                record_id=bad["record_id"],
+                parent=bad["revision_id"],
+            )
+            bad["parent_revision_id"] = other["revision_id"]
+            batch = [bad, other, good]
+        elif kind == "surrogate":
+            bad["answers"]["head_name"] = "Ana \ud800"
+            batch = [good, bad]
+        else:
+            now_ms = int(time.time() * 1000)
+            good["hlc"] = good["hlc"].replace(
+                good["hlc"][:15],
+                f"{now_ms + TEN_YEARS_MS if kind == 'future' else 1_000:015d}",
+            )
+            batch = [good]
+        response = raw_push(self.server, token, device_id, batch)
+        assert response.status_code == 200, response.text
+        results = {r["revision_id"]: r for r in response.json()["results"]}
+        assert results[good["revision_id"]]["status"] == "accepted"
+        assert all(
+            r["status"] == "rejected" for rid, r in results.items() if rid != good["revision_id"]
+        )
+        self.records.add(good["record_id"])
+        STATS[f"careless-{kind}"] = STATS.get(f"careless-{kind}", 0) + 1
+
+    @rule(device=st.integers(0, DEVICES - 1))
+    def back_up_a_tablet(self, device: int) -> None:
+        target = self.workdir / f"run-{Tablets.runs}" / f"backup-{device}.db"
+        source = sqlite3.connect(self.paths[device])
+        dest = sqlite3.connect(target)
+        try:
+            source.backup(dest)
+        finally:
+            source.close()
+            dest.close()
+        self.backups[device] = target
+
+    @rule(device=st.integers(0, DEVICES - 1))
+    def restore_a_tablet(self, device: int) -> None:
+        """The tablet broke after syncing its work; it is restored from its last backup."""
+        if device not in self.backups:
+            return
+        self.client(self.stores[device], random.Random(0), 0.0).sync()
+        self.stores[device].close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.paths[device]}{suffix}").unlink(missing_ok=True)
+        shutil.copy(self.backups[device], self.paths[device])
+        self.stores[device] = Store(self.paths[device])
+        STATS["restores"] = STATS.get("restores", 0) + 1
+
     @rule()
     def everyone_syncs(self) -> None:
         """The end of a day: every tablet syncs on a good link, so all hold every record
         and the next edits on different tablets start from the same parent."""
         for store in self.stores:
             self.client(store, random.Random(0), 0.0).sync()
+
+    @invariant()
+    def no_record_changes_district(self) -> None:
+        moved = self.server.query(
+            "SELECT record_id FROM revisions GROUP BY record_id HAVING count(DISTINCT district) > 1"
+        )
+        assert moved == []
+
+    @invariant()
+    def no_revoked_device_stores_anything(self) -> None:
+        stored = self.server.query(
+            "SELECT count(*) FROM revisions r JOIN accounts a ON a.account_id = r.uploaded_by "
+            "WHERE a.revoked_at IS NOT NULL AND r.received_at >= a.revoked_at"
+        )
+        assert stored[0][0] == 0
+
+    @invariant()
+    def no_clock_runs_ahead_of_real_time(self) -> None:
+        limit = int(time.time() * 1000) + MAX_DRIFT_MS
+        for store in self.stores:
+            last = store.get_setting("hlc_last")
+            if last is not None:
+                assert parse_hlc(last)[0] <= limit, last
+        merges = self.server.query(
+            "SELECT max(substr(hlc, 1, 15)) FROM revisions WHERE origin IN ('merge', 'review')"
+        )
+        if merges[0][0] is not None:
+            assert int(merges[0][0]) <= limit
+
+    @invariant()
+    def the_server_never_failed(self) -> None:
+        assert STATS.get("5xx", 0) == 0
 
     @invariant()
     def nothing_on_the_server_is_duplicated(self) -> None:
@@ -333,6 +564,7 @@ def same_answer_set_differently(parent: dict, a: dict, b: dict) -> bool:
     )
 
 
+@pytest.mark.timeout(1800)  # 25 examples of real processes on a shared 2-core machine
 def test_tablets_converge_without_losing_or_duplicating_revisions(server, tmp_path):
     Tablets.server = server
     Tablets.workdir = tmp_path

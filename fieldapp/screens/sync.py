@@ -15,6 +15,7 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Stri
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
+from fieldapp.attention import attention_items, clock_warning
 from fieldapp.i18n import _
 
 Builder.load_file(str(Path(__file__).with_name("sync.kv")))
@@ -51,6 +52,7 @@ class SyncScreen(Screen):
     outbox_text = StringProperty("")
     progress_text = StringProperty("")
     status_text = StringProperty("")
+    clock_text = StringProperty("")
     status_colour = ListProperty([0.1, 0.1, 0.12, 1])
     fraction = NumericProperty(0)
     running = BooleanProperty(False)
@@ -68,7 +70,6 @@ class SyncScreen(Screen):
         self.t_back = _("Home")
         self.t_title = _("Sync")
         self.t_sync_now = _("Sync now")
-        self.t_errors = _("Records the server sent back (tap to fix)")
         server = store.get_setting("server_url")
         self.server_text = (
             _("Server: {url}").format(url=server)
@@ -80,15 +81,19 @@ class SyncScreen(Screen):
         )
         pending = len(store.pending_outbox(limit=100_000))
         self.outbox_text = _("{count} revision(s) waiting to be sent").format(count=pending)
+        items = attention_items(store)
+        self.t_errors = _("Needs attention ({count}): records the server sent back").format(
+            count=len(items)
+        )
+        self.clock_text = clock_warning(store)
         self.ids.errors.data = [
             {
-                "text": _("{title}: {reasons}").format(
-                    title=revision.record_id[:8],
-                    reasons="; ".join(f"{r.get('path')}: {r.get('message')}" for r in reasons),
-                ),
-                "record_id": revision.record_id,
+                "text": _("{title}: {reasons}").format(title=item.title, reasons=item.reason)
+                + "\n"
+                + item.what_to_do,
+                "record_id": item.record_id,
             }
-            for revision, reasons in store.rejected()
+            for item in items
         ]
 
     def start_sync(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from sqlite_utils import Database
@@ -32,7 +33,7 @@ class OutboxMixin:
         # Another Store object (or process) on this file may have issued later timestamps
         persisted = self._setting(db, _HLC_LAST)
         if persisted is not None and persisted > self._clock.last:
-            self._clock.observe(persisted)
+            self._clock.catch_up(persisted)
 
     def _save_clock(self, db: Database) -> None:
         db.execute(
@@ -170,8 +171,11 @@ class OutboxMixin:
         )
         return [(_revision(row), json.loads(row[9] or "[]")) for row in rows]
 
-    def apply_remote(self, revision: Revision) -> bool:
+    def apply_remote(self, revision: Revision, *, supersedes: Sequence[str] = ()) -> bool:
         """Store a revision pulled from the server (another device's edit). Idempotent.
+
+        A server merge revision names the heads it merged in ``supersedes`` (its
+        ``merged_from``): a record whose head is one of them moves to it, whatever the HLCs.
 
         A new record is created in state 'sent'. An existing sent record moves to the
         revision if it follows the record's head (its child, or later by HLC); the title
@@ -232,7 +236,8 @@ class OutboxMixin:
             head_hlc = db.execute(
                 "SELECT hlc FROM revisions WHERE revision_id = ?", [head]
             ).fetchone()[0]
-            if revision.parent_revision_id != head and revision.hlc <= head_hlc:
+            follows = revision.parent_revision_id == head or head in supersedes
+            if not follows and revision.hlc <= head_hlc:
                 return False
             db.execute(
                 "UPDATE records SET form_id = ?, form_version = ?, head_revision_id = ?, "

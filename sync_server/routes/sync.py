@@ -89,7 +89,11 @@ async def push(request: Request, ctx: Context, who: Caller) -> Response:
             forbidden,
         )
     results = await asyncio.wrap_future(
-        ctx.db.submit(lambda conn: records.store_batch(conn, who, batch.batch_id, items))
+        ctx.db.submit(
+            lambda conn: records.store_batch(
+                conn, who, batch.batch_id, items, max_drift_ms=ctx.max_clock_drift_ms
+            )
+        )
     )
     counts = dict.fromkeys(("accepted", "already-had", "rejected", "conflicting-id"), 0)
     for result in results:
@@ -138,11 +142,18 @@ def pull(
     who: Caller,
     cursor: Annotated[int, Query(ge=0, le=MAX_CURSOR, description="0 for everything")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    own: Annotated[
+        bool,
+        Query(
+            description="also your own revisions: a tablet restored from a backup pulls "
+            "with own=true from cursor 0 to get its later work back"
+        ),
+    ] = False,
 ) -> Response:
-    """Revisions after `cursor` in your scope that others made; forms and sites with
-    the last page (`more` false)."""
+    """Revisions after `cursor` in your scope that others made (and yours, with
+    `own=true`); forms and sites with the last page (`more` false)."""
     with ctx.db.read() as conn:
-        page = records.pull_page(conn, who, cursor, limit, PULL_PAGE_BYTES)
+        page = records.pull_page(conn, who, cursor, limit, PULL_PAGE_BYTES, own=own)
         forms = [] if page.more else [form_info(f, ctx.data_dir) for f in published_forms(conn)]
     head = {
         "cursor": page.cursor,
