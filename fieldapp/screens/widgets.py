@@ -45,34 +45,36 @@ class SharedTexture:
     Rendering text into a texture is most of what a question screen costs (the same
     choices, "Sem dificuldade", "Sim"/"Não", and the same member questions come back on
     screen after screen), so labels with the same text and look share one texture.
+
+    Kivy's core label renders lazily and recycles: `refresh()` creates a texture whose
+    pixels are filled from the core label's *current* text when it is first drawn, and a
+    later refresh of the same size re-renders into the same texture object. A texture
+    that other labels share must therefore be finished and disowned before it is shared:
+    its pixels are filled at once (`bind()`), and the core label forgets it, so its next
+    refresh renders into a texture of its own. Without that (commit 5f7a530), a label
+    that changed its text or colour (a language switch, a chosen "Sim") scribbled over
+    every label sharing the texture: black bars, stripes and blank rows.
     """
 
     _textures: ClassVar[OrderedDict[tuple, Any]] = OrderedDict()
     LIMIT = 2000
 
     def texture_update(self, *largs) -> None:
+        core = self._label
         if not self.text or self.markup:
             super().texture_update(*largs)
             return
-        key = (
-            self.text,
-            self.font_size,
-            self.bold,
-            self.italic,
-            self.font_name,
-            tuple(self.color),
-            tuple(self.text_size),
-            self.halign,
-            self.valign,
-            tuple(self.padding),
-            self.shorten,
-            self.line_height,
-        )
+        # Everything the core label renders from: its text, its box and all its options
+        # (font, size, colour after the disabled state, padding, alignment, ...).
+        key = (core.text, repr(core.usersize), repr(sorted(core.options.items())))
         texture = SharedTexture._textures.get(key)
         if texture is None:
             super().texture_update(*largs)
-            if self.texture is not None:
-                SharedTexture._textures[key] = self.texture
+            texture = self.texture
+            if texture is not None and texture is not core.texture_1px:
+                texture.bind()  # render the pixels now, from this text
+                core.texture = None  # never render another text into a shared texture
+                SharedTexture._textures[key] = texture
                 if len(SharedTexture._textures) > self.LIMIT:
                     SharedTexture._textures.popitem(last=False)
             return
