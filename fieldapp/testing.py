@@ -17,6 +17,8 @@ def prepare_kivy(width: int = 1280, height: int = 800) -> None:
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    # SDL2's clipboard works without a display (xclip needs an X server).
+    os.environ.setdefault("KIVY_CLIPBOARD", "sdl2")
     from kivy.config import Config
 
     Config.set("graphics", "width", str(width))

@@ -23,7 +23,7 @@ def source_strings() -> set[str]:
     found = {
         message
         for _file, _line, message, _comments, _context in extract_from_dir(
-            str(FIELDAPP), method_map=[("**.py", "python")], keywords={"_": None}
+            str(FIELDAPP), method_map=[("**.py", "python")], keywords={"_": None, "N_": None}
         )
     }
     return {m for m in found if isinstance(m, str)} | DYNAMIC

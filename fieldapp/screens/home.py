@@ -38,6 +38,7 @@ class HomeScreen(Screen):
     heading = StringProperty("")
     footer = StringProperty("")
     t_sync = StringProperty("")
+    t_settings = StringProperty("")
     t_language = StringProperty("")
     columns = NumericProperty(2)
 
@@ -58,6 +59,7 @@ class HomeScreen(Screen):
         store = self.app.store
         self.heading = _("Displacement Field Kit")
         self.t_sync = _("Sync")
+        self.t_settings = _("Settings")
         self.t_language = "EN" if current_language() == "pt" else "PT"
         enumerator = store.get_setting("enumerator", "")
         last_sync = store.get_setting("last_sync_at") or _("never")
