@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,12 @@ class FieldApp(App):
         ):
             self.manager.add_widget(screen)
         self._apply_startup_options()
-        if self.store.get_setting("enumerator"):
+        if self.last_error:
+            # Enrollment from the command line failed: say so where it can be fixed.
+            print(f"fieldapp: enrollment failed: {self.last_error}", file=sys.stderr)
+            self.manager.current = "settings"
+            self.settings_screen.show_error(i18n._("Enrollment failed.") + " " + self.last_error)
+        elif self.store.get_setting("enumerator"):
             self.manager.current = "home"
         else:
             self.manager.current = "setup"

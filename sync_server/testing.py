@@ -74,7 +74,7 @@ class ServerProcess:
         self.port = self.port or free_port()
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         command = [sys.executable, "-m", "sync_server.cli", "serve", "--data-dir",
-                   str(self.data_dir), "--port", str(self.port)]  # fmt: skip
+                   str(self.data_dir), "--port", str(self.port), "--init"]  # fmt: skip
         if self.forms_dir is not None:
             command += ["--forms-dir", str(self.forms_dir)]
         command += self.extra_args
