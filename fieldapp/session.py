@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from forms.paths import answer_path
 from forms.validation import FieldIssue, path_of
 
 Index = tuple[int, ...]
+ONCE = re.compile(r"\s*once\s*\(")  # a calculation evaluated once per record
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ class FormSession:
         self.result: ValidationResult = self._validate()
         self.steps: list[Step] = self._build_steps()
         self.position = self._find_step(draft.position)
+        kept = _without_computed(self.form, self.result.record, self.answers)
+        if kept != self.answers and any(_evaluated_once(q) for q in form.questions()):
+            # A new record's once() values are fixed when it is opened (the start time of
+            # the interview), not at its first answer.
+            self.answers = kept
+            self.store.save_answers(self.record_id, self.answers, position=self.step.key)
         # Errors are shown only after the enumerator has touched a question or tried to
         # finalize: an empty form shouldn't open covered in "required" messages.
         self.touched: set[str] = set()
@@ -572,10 +580,19 @@ def _without_computed(form: Form, cleaned: dict[str, Any], typed: dict[str, Any]
                 for i, inst in enumerate(value)
             ]
         elif isinstance(node, Question) and node.calculation:
+            if _evaluated_once(node) and value not in (None, ""):
+                # once(): ODK keeps the first value in the record; it is part of the draft
+                # so that once(now()), once(uuid()) and once(random()) survive answers,
+                # restarts and finalize instead of being recomputed every time.
+                result[name] = value
             continue
         elif name in typed:
             result[name] = typed[name]
     return result
+
+
+def _evaluated_once(question: Question) -> bool:
+    return bool(ONCE.match(question.calculation or ""))
 
 
 def _coerce_default(question: Question, default: str) -> Any:
