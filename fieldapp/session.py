@@ -115,6 +115,20 @@ class FormSession:
     def progress(self) -> float:
         return (self.position + 1) / len(self.steps) if self.steps else 1.0
 
+    def answer_progress(self) -> tuple[int, int]:
+        """(answered, relevant): the questions a person answers (not notes or calculations)
+        that are relevant now, and how many of them have an answer."""
+        answered = relevant = 0
+        for step in self.steps:
+            for slot in step.slots:
+                question = slot.question
+                if question.type == "note" or question.calculation:
+                    continue
+                relevant += 1
+                if self.value(slot) not in (None, "", []):
+                    answered += 1
+        return answered, relevant
+
     def value(self, slot: Slot) -> Any:
         container = self._container(slot.question.repeat_path, slot.index)
         return container.get(slot.question.name) if container is not None else None

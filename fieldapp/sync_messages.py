@@ -7,13 +7,7 @@ Exception class names and English server messages never reach the screen.
 
 from __future__ import annotations
 
-from fieldapp.i18n import _
-
-
-def N_(message: str) -> str:
-    """Mark a string for translation where it is defined; `_()` translates it when shown."""
-    return message
-
+from fieldapp.i18n import N_, _
 
 SAFE = N_("Your data is safe on this tablet.")
 

@@ -15,7 +15,7 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Stri
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
-from fieldapp.i18n import _
+from fieldapp.i18n import _, format_moment, format_number, ngettext
 from fieldapp.sync_messages import describe
 
 Builder.load_file(str(Path(__file__).with_name("sync.kv")))
@@ -81,11 +81,14 @@ class SyncScreen(Screen):
             if server
             else _("No server set up yet: add one in Settings.")
         )
+        last = store.get_setting("last_sync_at")
         self.last_sync_text = _("Last sync: {when}").format(
-            when=store.get_setting("last_sync_at") or _("never")
+            when=format_moment(last) if last else _("never")
         )
         pending = len(store.pending_outbox(limit=100_000))
-        self.outbox_text = _("{count} revision(s) waiting to be sent").format(count=pending)
+        self.outbox_text = ngettext(
+            "{count} record waiting to be sent", "{count} records waiting to be sent", pending
+        ).format(count=format_number(pending))
         self.ids.errors.data = [
             {
                 "text": _("{title}: {reasons}").format(
@@ -144,11 +147,11 @@ class SyncScreen(Screen):
             "Sent {sent} of {total} records ({bytes_sent} kB) · received {received} "
             "({bytes_received} kB)"
         ).format(
-            sent=sent,
-            total=getattr(progress, "records_total", 0) or 0,
-            bytes_sent=round((getattr(progress, "bytes_sent", 0) or 0) / 1024, 1),
-            received=getattr(progress, "records_received", 0) or 0,
-            bytes_received=round((getattr(progress, "bytes_received", 0) or 0) / 1024, 1),
+            sent=format_number(sent),
+            total=format_number(getattr(progress, "records_total", 0) or 0),
+            bytes_sent=format_number((getattr(progress, "bytes_sent", 0) or 0) / 1024, 1),
+            received=format_number(getattr(progress, "records_received", 0) or 0),
+            bytes_received=format_number((getattr(progress, "bytes_received", 0) or 0) / 1024, 1),
         )
 
     @mainthread

@@ -148,7 +148,8 @@ class QuestionWidget(BoxLayout):
         self.add_widget(self.label)
         hint = session.hint(question, slot.index)
         if hint:
-            self.add_widget(WrappedLabel(text=hint, font_size=sp(16), color=HINT_COLOUR))
+            # As legible as body text: a contrast of at least 4.5:1 (tests/test_theme.py).
+            self.add_widget(WrappedLabel(text=hint, font_size=sp(18), color=HINT_COLOUR))
         self.add_media(question.media)
         self.build_input()
         self.message_label = WrappedLabel(text="", font_size=sp(17), markup=False)
@@ -202,6 +203,7 @@ class QuestionWidget(BoxLayout):
 
 class TextQuestion(QuestionWidget):
     input_type = "text"
+    input_filter: Callable[[str, bool], str] | None = None
     multiline = False
 
     def build_input(self) -> None:
@@ -209,7 +211,8 @@ class TextQuestion(QuestionWidget):
         self.input = TextInput(
             text="" if value is None else str(value),
             multiline=self.multiline or "multiline" in (self.slot.question.appearance or ""),
-            input_type=self.input_type,
+            input_type=self.input_type,  # the number keyboard on a tablet
+            input_filter=self.input_filter,  # letters typed into a number are not taken
             font_size=sp(20),
             size_hint_y=None,
             height=ROW_HEIGHT if not self.multiline else dp(140),
@@ -226,8 +229,19 @@ class TextQuestion(QuestionWidget):
         return text
 
 
+def _integer_filter(text: str, from_undo: bool) -> str:
+    """Only what an integer can hold: digits, and a minus sign."""
+    return "".join(c for c in text if c.isdigit() or c == "-")
+
+
+def _decimal_filter(text: str, from_undo: bool) -> str:
+    """Digits, a minus sign and a decimal separator (the comma Portuguese writes, or a dot)."""
+    return "".join(c for c in text if c.isdigit() or c in "-.,")
+
+
 class IntegerQuestion(TextQuestion):
     input_type = "number"
+    input_filter = staticmethod(_integer_filter)
 
     def convert(self, text: str) -> Any:
         # Keep what was typed when it isn't a number: the validator says so next to the
@@ -241,6 +255,7 @@ class IntegerQuestion(TextQuestion):
 
 class DecimalQuestion(TextQuestion):
     input_type = "number"
+    input_filter = staticmethod(_decimal_filter)
 
     def convert(self, text: str) -> Any:
         stripped = text.strip()
@@ -568,6 +583,14 @@ class GeopointQuestion(QuestionWidget):
         self.accuracy_label.text = _("Position set to the site's centre (not a GPS fix).")
 
     def _start_gps(self) -> None:
+        from kivy.utils import platform
+
+        if platform not in ("android", "ios"):
+            # plyer has no GPS here and prints a traceback when asked: say it in words.
+            self.accuracy_label.text = _(
+                "No GPS on this device: type the position or use the site's centre."
+            )
+            return
         try:
             from plyer import gps
 
