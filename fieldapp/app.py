@@ -187,6 +187,10 @@ class FieldApp(App):
             duplicate_finder=lambda f, summary, rid: find_local_duplicates(
                 self.store, f, summary, rid
             ),
+            scope=(
+                self.store.get_setting("district"),
+                self.store.get_setting("assigned_sites") or [],
+            ),
         )
         self.form_screen.open_session(self.session)
         self.manager.current = "form"

@@ -178,10 +178,13 @@ def capture(
         app.show_sync()
         pump(3)
         shot("14-sync", _("Sync"))
+        app.show_settings()
+        pump(3)
+        shot("15-settings", _("Settings"), _("Copy"), app.store.device_id)
         app.set_language("en" if language == "pt" else "pt")
         app.show_home()
         pump(3)
-        shot("15-home-other-language", _("Sync"), _("New"), _("Records"))
+        shot("16-home-other-language", _("Sync"), _("New"), _("Records"))
     manifest_path = outdir / f"{language}-{orientation}.json"
     manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     return written

@@ -28,6 +28,7 @@ from forms.expressions import to_number, to_string
 from forms.labels import fill_references
 from forms.model import Node
 from forms.paths import answer_path
+from forms.scope import DISTRICT_QUESTION, SITE_QUESTION
 from forms.validation import FieldIssue, path_of
 
 Index = tuple[int, ...]
@@ -79,6 +80,8 @@ class FormSession:
         language: str | None = None,
         clock: Callable[[], dt.datetime] = dt.datetime.now,
         duplicate_finder: Callable[[Form, dict[str, Any], str], list[Any]] | None = None,
+        scope: tuple[str | None, list[str]] | None = None,
+        # scope: (district, sites) the tablet is enrolled for; their choices are limited to it
         # duplicate_finder(form, summary, record_id): `summary` is record_summary()'s dict.
     ):
         self.form = form
@@ -87,6 +90,7 @@ class FormSession:
         self.language = language
         self.clock = clock
         self.duplicate_finder = duplicate_finder
+        self.scope = scope
         draft = store.draft(record_id)
         self.answers: dict[str, Any] = draft.answers or {}
         if not self.answers:
@@ -137,6 +141,19 @@ class FormSession:
         """A calculated/read-only value for display."""
         return to_string(self.result.value(slot.question.name, slot.index))
 
+    def _enrolled_for(self, slot: Slot) -> set[str]:
+        """The district or sites this tablet is enrolled for, when `slot` asks where the
+        record is collected (forms/scope.py's convention); empty: no limit."""
+        question = slot.question
+        if question.repeat_path or self.scope is None:
+            return set()
+        district, sites = self.scope
+        if question.name == DISTRICT_QUESTION and district:
+            return {district}
+        if question.name == SITE_QUESTION and sites:
+            return set(sites)
+        return set()
+
     def label(self, node: Node, index: Index = ()) -> str:
         """The node's label in the session language, with ${name} references filled in."""
         text = self.form.text(node.label, self.language)
@@ -159,6 +176,9 @@ class FormSession:
     def choices(self, slot: Slot) -> list[tuple[str, str]]:
         """(name, label) of the choices to show now, after the choice filter."""
         choices = self.result.filtered_choices(slot.question, slot.index)
+        allowed = self._enrolled_for(slot)
+        if allowed and any(c.name in allowed for c in choices):
+            choices = [c for c in choices if c.name in allowed]
         shown = [(c.name, self.form.text(c.label, self.language) or c.name) for c in choices]
         if slot.question.or_other and not any(name == "other" for name, _ in shown):
             shown.append(("other", "Outro" if (self.language or "pt") == "pt" else "Other"))

@@ -89,7 +89,7 @@ def test_numbers_take_no_letters_and_gps_is_a_message_not_a_traceback(app, capfd
     app.form_screen.render()
     pump(3)
     gps = widget(app.form_screen, "hh_gps")
-    button = next(b for b in gps.walk() if getattr(b, "text", "") == "Usar GPS")
+    button = next(b for b in gps.walk(restrict=True) if getattr(b, "text", "") == "Usar GPS")
     press(button)
     assert gps.accuracy_label.text.startswith("Este dispositivo não tem GPS")
     assert "Traceback" not in capfd.readouterr().err
@@ -169,3 +169,62 @@ def test_sphere_panel_in_portuguese_units_and_decimal_commas(app):
     assert "pessoas" in joined and "amarelo" in joined
     for english in ("people", "L/person/day", "m²/person", "ratio", "amber"):
         assert english not in joined
+
+
+def test_district_and_site_choices_are_the_enrolled_scope_searchable_in_big_rows(app):
+    from fieldapp.screens.widgets import ChoiceButton
+    from fieldapp.screenshots import answer_step
+
+    app.store.set_setting("district", "MZ1120")
+    app.new_record("household_registration")
+    session, screen = app.session, app.form_screen
+    consent = ("consent_informed", "consent_given", "consent_recontact", "consent_share")
+    answer_step(session, {**dict.fromkeys(consent, "yes"), "consent_by": "self"})
+    answer_step(session, {"origin_province": "MZ11"})
+    step = next(
+        i
+        for i, s in enumerate(session.steps)
+        if any(x.question.name == "district" for x in s.slots)
+    )
+    session.go_to(step)
+    screen.render()
+    pump(3)
+    district = widget(screen, "district")
+    assert [name for name, _label in session.choices(district.slot)] == ["MZ1120"]
+    # Where people came from is not limited: any district of the province.
+    origin = next(q for q in session.form.questions() if q.name == "origin_district")
+    from fieldapp.session import Slot
+
+    assert len(session.choices(Slot(origin, ()))) > 20
+    assert not hasattr(district, "spinner")
+    rows = [b for b in district.walk(restrict=True) if isinstance(b, ChoiceButton)]
+    assert [b.text for b in rows] == ["Namacurra"] and rows[0].font_size >= 19
+
+
+def test_a_long_list_is_a_search_box_not_a_spinner(app):
+    from kivy.uix.spinner import Spinner
+
+    from fieldapp.screens.widgets import ChoiceButton
+    from fieldapp.screenshots import answer_step
+    from fieldapp.session import Slot
+
+    app.new_record("household_registration")
+    session, screen = app.session, app.form_screen
+    consent = ("consent_informed", "consent_given", "consent_recontact", "consent_share")
+    answer_step(session, {**dict.fromkeys(consent, "yes"), "consent_by": "self"})
+    session.set_answer(Slot(session.form.question("origin_province"), ()), "MZ11")
+    step = next(
+        i
+        for i, s in enumerate(session.steps)
+        if any(x.question.name == "origin_district" for x in s.slots)
+    )
+    session.go_to(step)
+    screen.render()
+    pump(3)
+    origin = widget(screen, "origin_district")
+    assert not any(isinstance(w, Spinner) for w in origin.walk(restrict=True))
+    origin.search.text = "namac"
+    pump(2)
+    assert [b.text for b in origin.walk(restrict=True) if isinstance(b, ChoiceButton)] == [
+        "Namacurra"
+    ]

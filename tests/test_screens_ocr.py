@@ -48,7 +48,7 @@ def test_every_screen_type_reads_back_as_drawn(tmp_path, language, orientation):
         capture_output=True,
     )
     manifest = json.loads((tmp_path / f"{language}-{orientation}.json").read_text("utf-8"))
-    assert len(manifest) == 15
+    assert len(manifest) == 16
     with ThreadPoolExecutor(max_workers=2) as pool:
         found = pool.map(
             lambda item: problems(

@@ -354,8 +354,10 @@ class SelectOneQuestion(QuestionWidget):
         if not choices:
             self.choice_box.add_widget(_no_choices_hint())
             return
-        if "minimal" in (self.slot.question.appearance or "").split() or (
-            DROPDOWN_LIST < len(choices) <= LONG_LIST
+        # A short "minimal" list may be a dropdown; a long list is a search box with big
+        # rows under it (Kivy's spinner had small text and needed ~30 scroll steps).
+        if "minimal" in (self.slot.question.appearance or "").split() and (
+            len(choices) <= DROPDOWN_LIST
         ):
             labels = {name: label for name, label in choices}
             spinner = self.spinner = Spinner(
@@ -418,7 +420,9 @@ class SelectOneQuestion(QuestionWidget):
         shown += [
             (n, label)
             for n, label in choices
-            if wanted and (wanted in _folded(label) or wanted == _folded(n))
+            # Nothing typed yet: the first choices, so a short list needs no typing at all.
+            if (not wanted and n != current)
+            or (wanted and (wanted in _folded(label) or wanted == _folded(n)))
         ]
         self.matches.clear_widgets()
         group, self.choice_box = self.choice_box, self.matches
@@ -739,8 +743,7 @@ class ComputedQuestion(QuestionWidget):
 
 
 SEARCH_RESULTS = 8
-DROPDOWN_LIST = 12  # more choices than this: a dropdown (ODK's "minimal"), not a button each
-LONG_LIST = 40  # more than this: type to search
+DROPDOWN_LIST = 12  # more choices than this: a search box and big rows, not a button each
 
 
 def _no_choices_hint() -> WrappedLabel:
@@ -757,7 +760,7 @@ def _no_choices_hint() -> WrappedLabel:
 
 def _searchable(appearance: str | None, count: int) -> bool:
     words = (appearance or "").split()
-    return "autocomplete" in words or "search" in words or count > LONG_LIST
+    return "autocomplete" in words or "search" in words or count > DROPDOWN_LIST
 
 
 def _folded(text: str) -> str:
