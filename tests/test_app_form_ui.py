@@ -228,3 +228,37 @@ def test_a_long_list_is_a_search_box_not_a_spinner(app):
     assert [b.text for b in origin.walk(restrict=True) if isinstance(b, ChoiceButton)] == [
         "Namacurra"
     ]
+
+
+def test_dates_are_picked_with_big_steppers_not_typed(app):
+    import datetime as dt
+
+    from fieldapp.screenshots import answer_step
+    from fieldapp.session import Slot
+
+    app.new_record("household_registration")
+    session, screen = app.session, app.form_screen
+    consent = ("consent_informed", "consent_given", "consent_recontact", "consent_share")
+    answer_step(session, {**dict.fromkeys(consent, "yes"), "consent_by": "self"})
+    answer_step(session, {"registration_date": "2026-01-31"})
+    step = next(
+        i
+        for i, s in enumerate(session.steps)
+        if any(x.question.name == "registration_date" for x in s.slots)
+    )
+    session.go_to(step)
+    screen.render()
+    pump(3)
+    date = widget(screen, "registration_date")
+    press(date.pick_button)
+    picker = date.picker
+    assert picker.labels["month"].text == "janeiro"  # month names in the UI language
+    press(picker.buttons[("month", 1)])  # 31 January + 1 month: the end of February
+    press(picker.buttons[("day", -1)])
+    press(picker.buttons[("year", -1)])
+    assert (picker.labels["day"].text, picker.labels["month"].text) == ("27", "fevereiro")
+    press(picker.ok_button)
+    wait(0.4)
+    assert date.input.text == "2025-02-27"
+    assert session.value(Slot(session.form.question("registration_date"), ())) == "2025-02-27"
+    assert dt.date.fromisoformat(app.store.draft(session.record_id).answers["registration_date"])

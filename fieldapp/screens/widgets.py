@@ -284,7 +284,28 @@ class DateQuestion(TextQuestion):
         now_button = BigButton(text=_(self.now_label), size_hint_x=None, width=dp(160))
         now_button.bind(on_release=lambda *_: setattr(self.input, "text", self.now_text()))
         row.add_widget(now_button)
+        if self.picks_dates:
+            self.pick_button = BigButton(text=_("Choose"), size_hint_x=None, width=dp(160))
+            self.pick_button.bind(on_release=lambda *_: self.open_picker())
+            row.add_widget(self.pick_button)
         self.add_widget(row)
+
+    picks_dates = True
+
+    def open_picker(self) -> None:
+        """A day/month/year picker starting at the answer, or today."""
+        import datetime as dt
+
+        from fieldapp.screens.date_picker import DatePicker
+
+        try:
+            start = dt.date.fromisoformat(self.input.text.strip())
+        except ValueError:
+            start = self.session.clock().date()
+        self.picker = DatePicker(
+            start, on_pick=lambda day: setattr(self.input, "text", day.isoformat())
+        )
+        self.picker.open()
 
     def now_text(self) -> str:
         return self.session.clock().date().isoformat()
@@ -296,6 +317,7 @@ class DateQuestion(TextQuestion):
 class TimeQuestion(DateQuestion):
     placeholder = "HH:MM"
     now_label = "Now"
+    picks_dates = False
 
     def now_text(self) -> str:
         return self.session.clock().strftime("%H:%M")
@@ -304,6 +326,7 @@ class TimeQuestion(DateQuestion):
 class DateTimeQuestion(DateQuestion):
     placeholder = "YYYY-MM-DDTHH:MM"
     now_label = "Now"
+    picks_dates = False
 
     def now_text(self) -> str:
         return self.session.clock().replace(microsecond=0).isoformat()
