@@ -6,6 +6,7 @@ loopback: one that is gone (connection refused) and one that accepts and never a
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -117,6 +118,12 @@ def test_skipped_setup_then_enroll_from_settings_and_again_after_revocation(tmp_
             press(sync.ids.sync_now)
             wait_until(lambda: not sync.running)
             assert sync.status_text == "Sincronização concluída.", sync.status_text
+            # Progress in records and bytes, with Portuguese decimal commas.
+            assert re.fullmatch(
+                r"Enviados 0 de 0 registos \(\d+,\d kB\) · recebidos \d+ \(\d+,\d kB\)",
+                sync.progress_text,
+            ), sync.progress_text
+            assert app.store.get_setting("clock_offset_s") is not None  # the clock check ran
 
             # The coordinator revokes the tablet by the id Settings shows.
             cli(server.data_dir, "revoke", "--device", app.store.device_id)
