@@ -139,3 +139,21 @@ def test_skipped_setup_then_enroll_from_settings_and_again_after_revocation(tmp_
             assert sync.status_text == "Sincronização concluída.", sync.status_text
         finally:
             shutdown(app)
+
+
+def test_a_failed_enrollment_at_start_opens_settings_with_the_reason(tmp_path, capfd):
+    app = boot(
+        tmp_path / "tablet",
+        enumerator="ENUM-014",
+        language="pt",
+        server_url=f"http://127.0.0.1:{free_port()}",
+        enroll_code="ABCD-EFGH-JK",
+    )
+    try:
+        assert app.manager.current == "settings"
+        message = app.settings_screen.message
+        assert message.startswith("A inscrição falhou. Não foi possível contactar o servidor")
+        assert "fieldapp: enrollment failed:" in capfd.readouterr().err
+        assert not app.store.get_setting("token")
+    finally:
+        shutdown(app)
