@@ -52,6 +52,10 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# Letters tesseract confuses in a sans-serif font ("Ile" read as "lle"): compared as one.
+LOOKALIKE = str.maketrans("i10", "llo")
+
+
 def tokens(text: str) -> list[str]:
     return [t for t in re.split(r"[^0-9a-z]+", fold(text)) if len(t) >= 2]
 
@@ -133,9 +137,10 @@ def words_read(label_text: str, box: list[int], words: list[Word]) -> tuple[floa
     wanted = tokens(label_text)
     if not wanted:
         return 1.0, " ".join(w.text for w in inside)
+    read = [t.translate(LOOKALIKE) for t in read]
     found = sum(
         1
-        for token in wanted
+        for token in (t.translate(LOOKALIKE) for t in wanted)
         if any(t == token or SequenceMatcher(None, t, token).ratio() >= 0.75 for t in read)
     )
     return found / len(wanted), " ".join(w.text for w in inside)
