@@ -70,6 +70,14 @@ MESSAGES: dict[str, str] = {
         "The address in Settings does not answer like a sync server. Check it with your supervisor."
     ),
     "internal": N_("The sync server has a problem. Try again later or call your supervisor."),
+    "disconnected": N_("The connection was cut during the upload. Try again; nothing was lost."),
+    "encoding": N_("The server could not read this tablet's request. Call your supervisor."),
+    "method-not-allowed": N_(
+        "The address in Settings does not answer like a sync server. Check it with your supervisor."
+    ),
+    # Codes of the coordinators' review, which a tablet never causes; said plainly anyway.
+    "already-resolved": N_("This conflict was already resolved by someone else."),
+    "not-a-side": N_("That choice is not one of the conflict's sides."),
 }
 
 

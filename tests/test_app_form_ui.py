@@ -12,7 +12,7 @@ import pytest
 from fieldapp.testing import boot, pump, shutdown, wait
 from tests.ui_driver import enter, press
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.system, pytest.mark.ui]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from forms import FORMS_DIR
 from tests.sync_helpers import cli, free_port, running_server
 from tests.ui_driver import press
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.system, pytest.mark.ui]
 
 ENGLISH_WORDS = ("Error", "Exception", "connection failed", "Could not reach")
 

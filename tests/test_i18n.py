@@ -105,3 +105,23 @@ def test_switching_language_changes_the_strings():
     with pytest.raises(ValueError, match=re.escape("unsupported language 'fr'")):
         i18n.set_language("fr")
     i18n.set_language("pt")
+
+
+def test_every_server_error_code_has_a_message_the_app_translates():
+    """The server answers failures as codes (sync_server.problems.CATALOGUE); the tablet
+    turns each into words in the UI language, never the server's English message."""
+    from fieldapp.sync_messages import MESSAGES, describe
+    from sync_core.transport import SyncError
+    from sync_server.problems import CATALOGUE
+
+    codes = {code for _status, code in CATALOGUE}
+    assert sorted(codes - set(MESSAGES)) == []
+    translations = catalogue()
+    assert [c for c in codes if not translations.get(MESSAGES[c])] == []
+    i18n.set_language("pt")
+    try:
+        text = describe(SyncError("Unknown token.", code="auth"))
+        assert text.endswith("Os seus dados estão seguros neste tablet.")
+        assert "Unknown token" not in text
+    finally:
+        i18n.set_language("en")

@@ -16,7 +16,7 @@ import pytest
 
 from tests.sync_helpers import ROOT, cli, free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 NO_DISPLAY = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
 NO_DISPLAY.pop("FIELDAPP_OFFSCREEN", None)

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from fieldapp.session import FormSession, Slot
 from fieldapp.store import Store
+
+pytestmark = pytest.mark.integration
 
 FORM = """
 | survey |

@@ -25,6 +25,7 @@ from fieldapp.testing import boot, pump, screenshot, shutdown, visible_labels
 from tests.screen_reader import problems
 
 pytestmark = [
+    pytest.mark.system,
     pytest.mark.ui,
     pytest.mark.skipif(not shutil.which("tesseract"), reason="make setup installs tesseract"),
 ]

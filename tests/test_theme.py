@@ -12,6 +12,8 @@ from fieldapp.screens.theme import (
     WARNING_COLOUR,
 )
 
+pytestmark = pytest.mark.unit
+
 PAGE = PAGE_BACKGROUND  # Window.clearcolor and the Page background
 
 
