@@ -115,6 +115,8 @@ def resolve_device(data_dir: Path, device: str) -> str:
 def check(args) -> None:
     """Run the checks that apply to the parsed command line, normalising what they accept."""
     command = args.command
+    if not hasattr(args, "data_dir"):
+        return  # a command without a server database (e.g. `duplicates`)
     data_dir: Path = args.data_dir
     require_database(data_dir, create=command == "serve" and getattr(args, "init", False))
     if command in ("enroll", "coordinator"):
