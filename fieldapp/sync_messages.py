@@ -78,6 +78,11 @@ MESSAGES: dict[str, str] = {
     # Codes of the coordinators' review, which a tablet never causes; said plainly anyway.
     "already-resolved": N_("This conflict was already resolved by someone else."),
     "not-a-side": N_("That choice is not one of the conflict's sides."),
+    "already-decided": N_("This was already decided by someone else."),
+    "not-decided": N_("This has not been decided yet."),
+    "unknown-attachment": N_(
+        "The server does not have a file this form needs. Call your supervisor."
+    ),
 }
 
 
