@@ -105,6 +105,21 @@ def main() -> None:
                 pump(1)
                 render.append(time.perf_counter() - started)
 
+        # The same screens with label-texture sharing off: what the sharing buys, in the
+        # same run (the texture cache emptied and kept empty).
+        from fieldapp.screens.widgets import SharedTexture
+
+        unshared = []
+        limit, SharedTexture.LIMIT = SharedTexture.LIMIT, 0
+        SharedTexture._textures.clear()
+        for position in range(len(session.steps)):
+            session.go_to(position)
+            started = time.perf_counter()
+            app.form_screen.render()
+            pump(1)
+            unshared.append(time.perf_counter() - started)
+        SharedTexture.LIMIT = limit
+
         # Raw SQLite baseline for one autosave: one UPDATE of the same JSON, committed.
         import json
         import sqlite3
@@ -168,6 +183,11 @@ def main() -> None:
         f"{'  of which store.save_answers, median':48} "
         f"{ms(statistics.median(store_times)):>22} {'':>12} "
         f"{'ratio ' + f'{statistics.median(store_times) / statistics.median(raw_times):.1f}x':>34}"
+    )
+    print(
+        f"{'  same screens, textures not shared, p50':48} {ms(percentile(unshared, 0.5)):>22} "
+        f"{'':>12} "
+        f"{'shared/unshared ' + f'{percentile(render, 0.5) / percentile(unshared, 0.5):.2f}x':>34}"
     )
     print(
         f"{'cold start to the home screen':48} {start_s:>19.2f} s {'< 3 s':>12} "

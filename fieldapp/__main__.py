@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+
+from fieldapp.launch import LaunchError, check_display, lock_data_dir, parse_size, prepare_data_dir
 
 
 def default_data_dir() -> Path:
@@ -25,13 +28,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--enroll-code", help="one-time enrollment code from the coordinator")
     parser.add_argument("--enumerator", help="enumerator name or ID (skips the set-up screen)")
     parser.add_argument("--language", choices=["pt", "en"], help="interface language")
-    parser.add_argument("--size", default="1280x800", help="window size, e.g. 800x1280")
+    parser.add_argument(
+        "--size", default="1280x800", type=size_argument, help="window size, e.g. 800x1280"
+    )
     args = parser.parse_args(argv)
+    try:
+        check_display()
+        data_dir = prepare_data_dir(args.data_dir or default_data_dir())
+        lock = lock_data_dir(data_dir)
+    except LaunchError as error:
+        print(f"fieldapp: {error}", file=sys.stderr)
+        return 1
 
     # Kivy reads sys.argv and its config at import: settle both before importing it.
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    width, height = args.size
     from kivy.config import Config
 
     Config.set("graphics", "width", str(width))
@@ -41,14 +53,22 @@ def main(argv: list[str] | None = None) -> int:
 
     from fieldapp.app import FieldApp
 
-    FieldApp(
-        args.data_dir or default_data_dir(),
-        server_url=args.server,
-        enroll_code=args.enroll_code,
-        enumerator=args.enumerator,
-        language=args.language,
-    ).run()
+    with lock:
+        FieldApp(
+            data_dir,
+            server_url=args.server,
+            enroll_code=args.enroll_code,
+            enumerator=args.enumerator,
+            language=args.language,
+        ).run()
     return 0
+
+
+def size_argument(text: str) -> tuple[int, int]:
+    try:
+        return parse_size(text)
+    except LaunchError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from fieldapp.duplicates import find_local_duplicates
 from fieldapp.screens.form import FormScreen
 from fieldapp.screens.home import HomeScreen
 from fieldapp.screens.records import RecordListScreen
+from fieldapp.screens.settings import SettingsScreen
 from fieldapp.screens.setup import SetupScreen
 from fieldapp.screens.sync import SyncScreen
 from fieldapp.session import FormSession
@@ -81,16 +83,23 @@ class FieldApp(App):
         )
         self.records_screen = RecordListScreen(self, name="records")
         self.sync_screen = SyncScreen(self, name="sync")
+        self.settings_screen = SettingsScreen(self, name="settings")
         for screen in (
             self.setup_screen,
             self.home_screen,
             self.form_screen,
             self.records_screen,
             self.sync_screen,
+            self.settings_screen,
         ):
             self.manager.add_widget(screen)
         self._apply_startup_options()
-        if self.store.get_setting("enumerator"):
+        if self.last_error:
+            # Enrollment from the command line failed: say so where it can be fixed.
+            print(f"fieldapp: enrollment failed: {self.last_error}", file=sys.stderr)
+            self.manager.current = "settings"
+            self.settings_screen.show_error(i18n._("Enrollment failed.") + " " + self.last_error)
+        elif self.store.get_setting("enumerator"):
             self.manager.current = "home"
         else:
             self.manager.current = "setup"
@@ -154,6 +163,9 @@ class FieldApp(App):
     def show_sync(self) -> None:
         self.manager.current = "sync"
 
+    def show_settings(self) -> None:
+        self.manager.current = "settings"
+
     def new_record(self, form_id: str) -> None:
         form = self.catalog.newest(form_id)
         record_id = self.store.create_draft(form.form_id, form.version)
@@ -174,6 +186,10 @@ class FieldApp(App):
             language=i18n.current_language(),
             duplicate_finder=lambda f, summary, rid: find_local_duplicates(
                 self.store, f, summary, rid
+            ),
+            scope=(
+                self.store.get_setting("district"),
+                self.store.get_setting("assigned_sites") or [],
             ),
         )
         self.form_screen.open_session(self.session)
@@ -198,6 +214,7 @@ class FieldApp(App):
         if self.manager.current == "records":
             self.records_screen.show_form(self.records_screen.form_id)
         self.sync_screen.refresh()
+        self.settings_screen.retranslate()
 
     def complete_setup(
         self, enumerator: str, server_url: str | None, code: str | None, navigate: bool = True
@@ -206,27 +223,35 @@ class FieldApp(App):
         if server_url:
             self.store.set_setting("server_url", server_url.rstrip("/"))
         if server_url and code:
-            try:
-                from fieldapp.sync_client import SyncClient
+            from fieldapp.sync_client import SyncError
+            from fieldapp.sync_messages import describe
 
-                SyncClient(self.store, server_url.rstrip("/")).enroll(code)
-                self.store.audit("enrolled")
-            except Exception as error:  # the enumerator sees why; they can retry later
-                self.last_error = str(error)
-                self.setup_screen.message = i18n._("Enrollment failed: {error}").format(error=error)
+            try:
+                self.enroll(server_url, code)
+            except SyncError as error:  # the enumerator sees why; Settings can retry
+                self.last_error = describe(error)
+                self.setup_screen.message = i18n._("Enrollment failed.") + " " + self.last_error
                 if navigate:
                     return
         if navigate:
             self.show_home()
+
+    def enroll(self, server_url: str, code: str) -> None:
+        """Enroll (or re-enroll after a revocation) with a code; raises SyncError."""
+        from fieldapp.sync_client import FIRST_CONTACT_S, SyncClient
+
+        client = SyncClient(self.store, server_url.rstrip("/"), first_contact=FIRST_CONTACT_S)
+        client.enroll(code)
+        self.store.audit("enrolled")
 
     def sync_client(self):
         server = self.store.get_setting("server_url")
         token = self.store.get_setting("token")
         if not server or not token:
             return None
-        from fieldapp.sync_client import SyncClient
+        from fieldapp.sync_client import FIRST_CONTACT_S, SyncClient
 
-        return SyncClient(self.store, server)
+        return SyncClient(self.store, server, first_contact=FIRST_CONTACT_S)
 
     def form_title(self, entry: FormEntry | None) -> str:
         if entry is None:

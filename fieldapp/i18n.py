@@ -60,5 +60,57 @@ def _(message: str) -> str:
     return _current.gettext(message)
 
 
+def N_(message: str) -> str:
+    """Mark a string for translation where it is defined; `_()` translates it when shown."""
+    return message
+
+
 def ngettext(singular: str, plural: str, count: int) -> str:
+    """The singular or plural form for `count`, in the UI language ("1 rascunho")."""
     return _current.ngettext(singular, plural, count)
+
+
+# Numbers, dates and times in the UI language's conventions (12,5 in Portuguese) and in
+# the device's time zone: Mozambique's unless the tablet says otherwise.
+BABEL_LOCALES = {"pt": "pt_MZ", "en": "en_GB"}
+DEFAULT_TIME_ZONE = "Africa/Maputo"
+
+
+def babel_locale() -> str:
+    return BABEL_LOCALES.get(_language, "en_GB")
+
+
+def format_number(value: float | int, decimals: int | None = None) -> str:
+    """12.5 -> "12,5" in Portuguese; `decimals` fixes the digits after the separator."""
+    from babel.numbers import format_decimal
+
+    if decimals is None:
+        return format_decimal(value, locale=babel_locale())
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale=babel_locale())
+
+
+def time_zone():
+    """The device's time zone: $TZ when it names one, else Africa/Maputo."""
+    import os
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(os.environ.get("TZ") or DEFAULT_TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIME_ZONE)
+
+
+def format_moment(iso_utc: str) -> str:
+    """'2026-11-30T01:19:37Z' -> '30/11/2026, 03:19' (pt, Maputo time), or the text as is."""
+    import datetime as dt
+
+    from babel.dates import format_datetime
+
+    try:
+        moment = dt.datetime.fromisoformat(iso_utc.replace("Z", "+00:00"))
+    except ValueError:
+        return iso_utc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return format_datetime(moment, "short", tzinfo=time_zone(), locale=babel_locale())

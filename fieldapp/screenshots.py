@@ -1,61 +1,106 @@
-"""`python -m fieldapp.screenshots OUTDIR`: a PNG of every screen type, landscape and portrait.
+"""`python -m fieldapp.screenshots OUTDIR`: a PNG of every screen type, both orientations
+and both UI languages (`pt-landscape-03-consent-choices.png`, `en-portrait-...`).
 
-Each size runs in its own process (a Kivy window can't be reliably resized offscreen) on a
-fresh, throw-away data folder, and walks through: set-up, home, each kind of question
-screen, a repeat, an error, the index, finalize with errors, the record list and sync.
-Open the images and look: nothing cut off, nothing overlapping, text readable.
+Each size and language runs in its own process (a Kivy window can't be reliably resized
+offscreen) on a fresh, throw-away data folder, and walks through: set-up, home, each kind
+of question screen, a repeat, an error, the index, finalize with errors, the record list,
+sync, and home after switching language. Open the images and look: nothing cut off,
+nothing overlapping, text readable.
+
+Next to the images, `<language>-<orientation>.json` lists for each image the labels that
+are fully on screen (text and box, from the widget tree) and the texts that must be
+visible; the OCR test (tests/test_screens_ocr.py) reads the images back against it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 SIZES = {"landscape": (1280, 800), "portrait": (800, 1280)}
+LANGUAGES = ("pt", "en")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fieldapp.screenshots")
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--only", choices=sorted(SIZES), help=argparse.SUPPRESS)
+    parser.add_argument("--language", choices=LANGUAGES, help="only this UI language")
     args = parser.parse_args(argv)
     if args.only:
         width, height = SIZES[args.only]
-        written = capture(args.outdir, args.only, width, height)
+        written = capture(args.outdir, args.only, width, height, args.language or "pt")
         print("\n".join(str(path) for path in written))
         return 0
-    for name in SIZES:
-        subprocess.run(
-            [sys.executable, "-m", "fieldapp.screenshots", str(args.outdir), "--only", name],
-            check=True,
-        )
+    for language in [args.language] if args.language else LANGUAGES:
+        for name in SIZES:
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "fieldapp.screenshots",
+                    str(args.outdir),
+                    "--only",
+                    name,
+                    "--language",
+                    language,
+                ],
+                check=True,
+            )
     return 0
 
 
-def capture(outdir: Path, orientation: str, width: int, height: int) -> list[Path]:
-    from fieldapp.testing import boot, pump, screenshot, wait
+def capture(
+    outdir: Path, orientation: str, width: int, height: int, language: str = "pt"
+) -> list[Path]:
+    from fieldapp.i18n import _, current_language
+    from fieldapp.testing import boot, pump, screenshot, visible_labels, wait
 
     written: list[Path] = []
+    manifest: dict[str, dict] = {}
 
-    def shot(name: str) -> None:
-        written.append(screenshot(outdir / f"{orientation}-{name}.png"))
+    def shot(name: str, *expect: str) -> None:
+        """Save the window as an image; `expect`: texts a person must be able to read."""
+        path = screenshot(outdir / f"{language}-{orientation}-{name}.png")
+        written.append(path)
+        manifest[path.name] = {
+            "language": current_language(),
+            "labels": visible_labels(),
+            "expect": list(expect),
+        }
+
+    def question(name: str) -> str:
+        return app.session.label(app.session.form.question(name))
+
+    def hint(name: str) -> str:
+        return app.session.hint(app.session.form.question(name))
 
     with tempfile.TemporaryDirectory() as data_dir:
-        app = boot(Path(data_dir), size=(width, height), language="pt")
-        shot("01-setup")
+        app = boot(Path(data_dir), size=(width, height), language=language)
+        shot("01-setup", _("Start"))
         app.setup_screen.ids.enumerator.text = "Maria Cossa (ENUM-014)"
         app.setup_screen.start()
         pump(3)
-        shot("02-home")
+        shot("02-home", _("Sync"), _("New"), _("Records"))
 
         app.new_record("household_registration")
         session = app.session
         screen = app.form_screen
         pump(3)
-        shot("03-consent-choices")
+        yes, no = (label for _name, label in session.choices(screen.question_widgets[1].slot))
+        shot(
+            "03-consent-choices",
+            question("consent_script"),
+            question("consent_informed"),
+            yes,
+            no,
+            _("Next"),
+            _("Save & exit"),
+        )
         answer_step(
             session,
             {
@@ -70,9 +115,16 @@ def capture(outdir: Path, orientation: str, width: int, height: int) -> list[Pat
         answer_step(session, {"enumerator": "ENUM-014", "district": "MZ1120"})
         screen.render()
         pump(3)
-        shot("04-registration-date-text-filtered-choices")
+        shot(
+            "04-registration-date-text-filtered-choices",
+            question("registration_date"),
+            question("enumerator"),
+            hint("enumerator"),
+            _("Today"),
+            _("Previous"),
+        )
         go_to_question(screen, "hh_gps")
-        shot("05-geopoint")
+        shot("05-geopoint", question("hh_gps"))
         go_to_question(screen, "hh_head_given_name")
         answer_step(session, {"hh_head_given_name": "Ana", "hh_head_family_name": "Mussa"})
         screen.render()
@@ -81,7 +133,7 @@ def capture(outdir: Path, orientation: str, width: int, height: int) -> list[Pat
         )
         widget.input.text = "três"  # text in a numeric field
         pump(3)
-        shot("06-text-integer-with-error")
+        shot("06-text-integer-with-error", question("hh_head_given_name"))
         go_to_question(screen, "members")
         members = session.form.node("members")
         for given, sex in (("Ana", "F"), ("Zito", "M"), ("Rosa", "F")):
@@ -92,20 +144,20 @@ def capture(outdir: Path, orientation: str, width: int, height: int) -> list[Pat
                 index=(position,),
             )
         go_to_question(screen, "members")
-        shot("07-repeat-overview")
+        shot("07-repeat-overview", "Zito")
         screen.open_instance(members, (), 1)
         pump(3)
-        shot("08-member-2-of-3")
+        shot("08-member-2-of-3", question("given_name"))
         go_to_question(screen, "vulnerabilities", index=(1,))
-        shot("09-select-multiple")
+        shot("09-select-multiple", question("vulnerabilities"))
         screen.open_index()
         pump(3)
-        shot("10-jump-index")
+        shot("10-jump-index", _("Jump to a question"), _("needs attention"))
         screen.popup.dismiss()
         wait(0.5)
         screen.finalize()
         pump(3)
-        shot("11-finalize-blocked")
+        shot("11-finalize-blocked", _("Next"))
         screen.save_and_exit()
         pump(2)
 
@@ -118,18 +170,23 @@ def capture(outdir: Path, orientation: str, width: int, height: int) -> list[Pat
         go_to_question(app.form_screen, "people_per_latrine", fallback_last=True)
         app.form_screen.ids.scroll.scroll_y = 0  # the minimum-standards panel is at the end
         pump(3)
-        shot("12-site-check-sphere-ratings")
+        shot("12-site-check-sphere-ratings", _("green"))
         app.form_screen.save_and_exit()
         app.show_records("household_registration")
         pump(3)
-        shot("13-record-list")
+        shot("13-record-list", "Ana Mussa")
         app.show_sync()
         pump(3)
-        shot("14-sync")
-        app.set_language("en")
+        shot("14-sync", _("Sync"))
+        app.show_settings()
+        pump(3)
+        shot("15-settings", _("Settings"), _("Copy"), app.store.device_id)
+        app.set_language("en" if language == "pt" else "pt")
         app.show_home()
         pump(3)
-        shot("15-home-english")
+        shot("16-home-other-language", _("Sync"), _("New"), _("Records"))
+    manifest_path = outdir / f"{language}-{orientation}.json"
+    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     return written
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -27,9 +28,11 @@ from forms.expressions import to_number, to_string
 from forms.labels import fill_references
 from forms.model import Node
 from forms.paths import answer_path
+from forms.scope import DISTRICT_QUESTION, SITE_QUESTION
 from forms.validation import FieldIssue, path_of
 
 Index = tuple[int, ...]
+ONCE = re.compile(r"\s*once\s*\(")  # a calculation evaluated once per record
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class FormSession:
         language: str | None = None,
         clock: Callable[[], dt.datetime] = dt.datetime.now,
         duplicate_finder: Callable[[Form, dict[str, Any], str], list[Any]] | None = None,
+        scope: tuple[str | None, list[str]] | None = None,
+        # scope: (district, sites) the tablet is enrolled for; their choices are limited to it
         # duplicate_finder(form, summary, record_id): `summary` is record_summary()'s dict.
     ):
         self.form = form
@@ -85,6 +90,7 @@ class FormSession:
         self.language = language
         self.clock = clock
         self.duplicate_finder = duplicate_finder
+        self.scope = scope
         draft = store.draft(record_id)
         self.answers: dict[str, Any] = draft.answers or {}
         if not self.answers:
@@ -92,6 +98,12 @@ class FormSession:
         self.result: ValidationResult = self._validate()
         self.steps: list[Step] = self._build_steps()
         self.position = self._find_step(draft.position)
+        kept = _without_computed(self.form, self.result.record, self.answers)
+        if kept != self.answers and any(_evaluated_once(q) for q in form.questions()):
+            # A new record's once() values are fixed when it is opened (the start time of
+            # the interview), not at its first answer.
+            self.answers = kept
+            self.store.save_answers(self.record_id, self.answers, position=self.step.key)
         # Errors are shown only after the enumerator has touched a question or tried to
         # finalize: an empty form shouldn't open covered in "required" messages.
         self.touched: set[str] = set()
@@ -107,6 +119,20 @@ class FormSession:
     def progress(self) -> float:
         return (self.position + 1) / len(self.steps) if self.steps else 1.0
 
+    def answer_progress(self) -> tuple[int, int]:
+        """(answered, relevant): the questions a person answers (not notes or calculations)
+        that are relevant now, and how many of them have an answer."""
+        answered = relevant = 0
+        for step in self.steps:
+            for slot in step.slots:
+                question = slot.question
+                if question.type == "note" or question.calculation:
+                    continue
+                relevant += 1
+                if self.value(slot) not in (None, "", []):
+                    answered += 1
+        return answered, relevant
+
     def value(self, slot: Slot) -> Any:
         container = self._container(slot.question.repeat_path, slot.index)
         return container.get(slot.question.name) if container is not None else None
@@ -114,6 +140,19 @@ class FormSession:
     def computed(self, slot: Slot) -> str:
         """A calculated/read-only value for display."""
         return to_string(self.result.value(slot.question.name, slot.index))
+
+    def _enrolled_for(self, slot: Slot) -> set[str]:
+        """The district or sites this tablet is enrolled for, when `slot` asks where the
+        record is collected (forms/scope.py's convention); empty: no limit."""
+        question = slot.question
+        if question.repeat_path or self.scope is None:
+            return set()
+        district, sites = self.scope
+        if question.name == DISTRICT_QUESTION and district:
+            return {district}
+        if question.name == SITE_QUESTION and sites:
+            return set(sites)
+        return set()
 
     def label(self, node: Node, index: Index = ()) -> str:
         """The node's label in the session language, with ${name} references filled in."""
@@ -137,6 +176,9 @@ class FormSession:
     def choices(self, slot: Slot) -> list[tuple[str, str]]:
         """(name, label) of the choices to show now, after the choice filter."""
         choices = self.result.filtered_choices(slot.question, slot.index)
+        allowed = self._enrolled_for(slot)
+        if allowed and any(c.name in allowed for c in choices):
+            choices = [c for c in choices if c.name in allowed]
         shown = [(c.name, self.form.text(c.label, self.language) or c.name) for c in choices]
         if slot.question.or_other and not any(name == "other" for name, _ in shown):
             shown.append(("other", "Outro" if (self.language or "pt") == "pt" else "Other"))
@@ -572,10 +614,19 @@ def _without_computed(form: Form, cleaned: dict[str, Any], typed: dict[str, Any]
                 for i, inst in enumerate(value)
             ]
         elif isinstance(node, Question) and node.calculation:
+            if _evaluated_once(node) and value not in (None, ""):
+                # once(): ODK keeps the first value in the record; it is part of the draft
+                # so that once(now()), once(uuid()) and once(random()) survive answers,
+                # restarts and finalize instead of being recomputed every time.
+                result[name] = value
             continue
         elif name in typed:
             result[name] = typed[name]
     return result
+
+
+def _evaluated_once(question: Question) -> bool:
+    return bool(ONCE.match(question.calculation or ""))
 
 
 def _coerce_default(question: Question, default: str) -> Any:

@@ -15,7 +15,11 @@ Exceptions (defined with the transport in `sync_core.transport`, re-exported her
     SyncError              a sync or enrollment stopped; the message says why and what to do
     ├── TransportError     the server could not be reached, or kept failing (network, 5xx)
     ├── AuthError          the server refused this device (bad, used or revoked code/token)
-    └── ProtocolError      the server's answer was not what this app understands
+    ├── ProtocolError      the server's answer was not what this app understands
+    └── Cancelled          the enumerator pressed Cancel
+
+Each carries a `code` (the server's error code or the client's own); the UI shows
+`fieldapp.sync_messages.describe` of it, in the UI language.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from sync_core.protocol import BATCH_TARGET_BYTES, parse_enrollment_uri
 from sync_core.transport import (
     GIVE_UP_AFTER_S,
     AuthError,
+    Cancelled,
     ProtocolError,
     SyncError,
     Transport,
@@ -51,6 +56,7 @@ from sync_core.transport import (
 
 __all__ = [
     "AuthError",
+    "Cancelled",
     "ProtocolError",
     "SyncClient",
     "SyncError",
@@ -65,6 +71,9 @@ __all__ = [
 log = logging.getLogger("fieldapp.sync")
 
 PULL_LIMIT = 100
+# The app's clients give up after this long while the server has never answered (see
+# sync_core.transport.Transport's first_contact): seconds, not two minutes of spinning.
+FIRST_CONTACT_S = 15.0
 
 # Settings kept in the store.
 SERVER_URL = "server_url"
@@ -143,11 +152,14 @@ class SyncClient:
         pull_limit: int = PULL_LIMIT,
         timeout: tuple[float, float] = (10.0, 60.0),
         sleep: Callable[[float], None] = time.sleep,
+        first_contact: float | None = None,
     ):
         self.store = store
         base_url = base_url or store.get_setting(SERVER_URL)
         if not base_url:
-            raise SyncError("No sync server address is set. Enter it on the set-up screen.")
+            raise SyncError(
+                "No sync server address is set. Enter it in Settings.", code="no-server"
+            )
         self.base_url = base_url.rstrip("/")
         self.batch_bytes = batch_bytes
         self.pull_limit = pull_limit
@@ -162,7 +174,13 @@ class SyncClient:
             give_up_after=give_up_after,
             sleep=sleep,
             on_bytes=self._count_bytes,
+            first_contact=first_contact,
         )
+
+    def cancel(self) -> None:
+        """Stop the sync or enrollment running on another thread, at the next request or
+        retry wait (a request in flight ends within its timeout). Nothing is lost."""
+        self.transport.cancel()
 
     # --- enrollment ------------------------------------------------------------------
 
@@ -179,9 +197,15 @@ class SyncClient:
             "POST", f"{API}/enroll", body={"code": code, "device_id": self.store.device_id}
         )
         if response.status_code in (401, 403, 404, 409, 410):
-            raise AuthError(f"Enrollment refused: {error_message(response)}")
+            raise AuthError(
+                f"Enrollment refused: {error_message(response)}",
+                code=self._error_code(response) or "refused",
+            )
         if response.status_code != 200:
-            raise ProtocolError(f"Enrollment failed: {error_message(response)}")
+            raise ProtocolError(
+                f"Enrollment failed: {error_message(response)}",
+                code=self._error_code(response) or "bad-answer",
+            )
         body = self.transport.json(response)
         self.transport.token = body["token"]
         self.store.set_setting(SERVER_URL, self.base_url)
@@ -200,7 +224,10 @@ class SyncClient:
         Whatever was acknowledged before an error stays acknowledged.
         """
         if not self.transport.token:
-            raise AuthError("This tablet is not enrolled. Enter the code from your supervisor.")
+            raise AuthError(
+                "This tablet is not enrolled. Enter the code from your supervisor.",
+                code="not-enrolled",
+            )
         self._progress = SyncProgress()
         self._callback = progress
         self.transport.restart_clock()
@@ -363,9 +390,11 @@ class SyncClient:
             return
         if response.status_code in (401, 403):
             raise AuthError(f"The server refused this tablet while {doing}: "
-                            f"{error_message(response)}")  # fmt: skip
+                            f"{error_message(response)}",
+                            code=self._error_code(response) or "refused")  # fmt: skip
         raise ProtocolError(f"The server refused a request while {doing}: "
-                            f"{error_message(response)}")  # fmt: skip
+                            f"{error_message(response)}",
+                            code=self._error_code(response) or "bad-answer")  # fmt: skip
 
     def _pull(self, report: SyncReport, *, own: bool = False) -> None:
         cursor = int(self.store.get_setting(CURSOR) or 0)

@@ -17,6 +17,8 @@ def prepare_kivy(width: int = 1280, height: int = 800) -> None:
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    # SDL2's clipboard works without a display (xclip needs an X server).
+    os.environ.setdefault("KIVY_CLIPBOARD", "sdl2")
     from kivy.config import Config
 
     Config.set("graphics", "width", str(width))
@@ -84,3 +86,57 @@ def screenshot(path: Path) -> Path:
     written = Window.screenshot(name=str(path.with_name(path.stem + "%(counter)04d.png")))
     Path(written).replace(path)
     return path
+
+
+def visible_labels() -> list[dict[str, Any]]:
+    """Every label (buttons included) whose text is fully on screen now, with its text box.
+
+    A box is [left, top, right, bottom] in screenshot pixels (origin top left), the
+    rectangle Kivy draws the label's texture into. Labels scrolled out of view, clipped
+    by a scroll view or shortened with "…" are left out: a person can't read them whole,
+    so neither should a test that compares what it reads with the label's text.
+    Used by `python -m fieldapp.screenshots` (labels.json) and the OCR test.
+    """
+    from kivy.core.window import Window
+    from kivy.uix.label import Label
+    from kivy.uix.stencilview import StencilView
+
+    height = Window.height
+    found: list[dict[str, Any]] = []
+
+    def walk(widget, clip: tuple[float, float, float, float]) -> None:
+        if widget.opacity == 0:
+            return
+        if isinstance(widget, StencilView):
+            left, bottom = widget.to_window(widget.x, widget.y)
+            clip = (
+                max(clip[0], left),
+                max(clip[1], bottom),
+                min(clip[2], left + widget.width),
+                min(clip[3], bottom + widget.height),
+            )
+        if isinstance(widget, Label) and widget.text.strip() and not widget.markup:
+            tex_w, tex_h = widget.texture_size
+            left, bottom = widget.to_window(
+                int(widget.center_x - tex_w / 2), int(widget.center_y - tex_h / 2)
+            )
+            right, top = left + tex_w, bottom + tex_h
+            inside = clip[0] <= left and clip[1] <= bottom and right <= clip[2] and top <= clip[3]
+            if inside and tex_w > 1 and tex_h > 1 and not widget.is_shortened:
+                found.append(
+                    {
+                        "text": widget.text,
+                        "kind": type(widget).__name__,
+                        "box": [round(v) for v in (left, height - top, right, height - bottom)],
+                    }
+                )
+        for child in widget.children:
+            walk(child, clip)
+
+    from kivy.uix.modalview import ModalView
+
+    # A popup covers what is under it: read only the popup then.
+    layers = [child for child in Window.children if isinstance(child, ModalView)][:1]
+    for child in layers or Window.children:
+        walk(child, (0, 0, Window.width, height))
+    return found

@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages. Kivy's offscreen window needs Mesa's GL (libgl1-mesa-dri, libegl1);
-# libmtdev1 and xclip silence harmless Kivy warnings. chromium and chromium-driver run the
-# workspace's browser tests (headless). Only root can install them.
-apt_packages=(libgl1-mesa-dri libegl1 libmtdev1 xclip chromium chromium-driver)
+# libmtdev1 and xclip silence harmless Kivy warnings; tesseract-ocr (with its Portuguese
+# data) lets the OCR test read the screens as a person does; chromium and chromium-driver
+# run the workspace's browser tests (headless). Only root can install them.
+apt_packages=(libgl1-mesa-dri libegl1 libmtdev1 xclip tesseract-ocr tesseract-ocr-por
+    chromium chromium-driver)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

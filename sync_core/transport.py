@@ -10,7 +10,13 @@ Exceptions::
     SyncError              a sync or enrollment stopped; the message says why and what to do
     ├── TransportError     the server could not be reached, or kept failing (network, 5xx)
     ├── AuthError          the server refused this device (bad, used or revoked code/token)
-    └── ProtocolError      the server's answer was not what this app understands
+    ├── ProtocolError      the server's answer was not what this app understands
+    └── Cancelled          the person using the app pressed Cancel
+
+Every SyncError carries a `code`: the server's error code (`unknown-code`, `revoked`, ...)
+or the client's own (`unreachable`, `server-error`, `bad-answer`, `not-enrolled`,
+`no-server`, `cancelled`). The tablet shows `fieldapp.sync_messages.describe` of it, in
+the UI language; the English message here is for logs and tests.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import gzip
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +37,7 @@ from sync_core.protocol import BATCH_TARGET_BYTES
 __all__ = [
     "GIVE_UP_AFTER_S",
     "AuthError",
+    "Cancelled",
     "ProtocolError",
     "SyncError",
     "Transport",
@@ -47,17 +55,35 @@ GIVE_UP_AFTER_S = 120.0
 class SyncError(Exception):
     """A sync or enrollment stopped. Local data is untouched; it can be tried again."""
 
+    default_code = "failed"
+
+    def __init__(self, message: str = "", code: str | None = None):
+        super().__init__(message)
+        self.code = code or self.default_code
+
 
 class TransportError(SyncError):
     """The server could not be reached, or kept failing, until the time limit."""
+
+    default_code = "unreachable"
 
 
 class AuthError(SyncError):
     """The server refused this device: enroll again with a new code."""
 
+    default_code = "refused"
+
 
 class ProtocolError(SyncError):
     """The server answered something unexpected (a bug on one side, or a wrong address)."""
+
+    default_code = "bad-answer"
+
+
+class Cancelled(SyncError):
+    """Cancelled by the person using the app; whatever was acknowledged stays acknowledged."""
+
+    default_code = "cancelled"
 
 
 class Transport:
@@ -82,6 +108,7 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         on_bytes: Callable[[int, int], None] | None = None,
         language: str | None = None,
+        first_contact: float | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -94,10 +121,26 @@ class Transport:
         self.sleep = sleep
         self.on_bytes = on_bytes
         self.retries = 0
-        self._deadline = time.monotonic() + give_up_after
+        # `first_contact`: give up sooner while the server has never answered (the tablet
+        # uses 15 s: an address that refuses or never answers says so in seconds, not after
+        # two minutes); once it has answered, a slow link gets the full patience.
+        self.first_contact = min(first_contact or give_up_after, give_up_after)
+        self.answered = False
+        self.cancelled = threading.Event()
+        self._deadline = time.monotonic() + self.first_contact
 
     def restart_clock(self) -> None:
-        self._deadline = time.monotonic() + self.give_up_after
+        patience = self.give_up_after if self.answered else self.first_contact
+        self._deadline = time.monotonic() + patience
+
+    def cancel(self) -> None:
+        """Stop at the next request or retry wait (a request in flight ends within its
+        timeout). Raises Cancelled in the thread running the sync."""
+        self.cancelled.set()
+
+    def check_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            raise Cancelled("Sync cancelled.")
 
     def backoff(self, attempt: int, why: str) -> None:
         """Sleep before retry number `attempt` (from 0), or raise TransportError if the time
@@ -108,11 +151,16 @@ class Transport:
             raise TransportError(
                 f"Could not reach the sync server at {self.base_url} ({why}). Nothing was "
                 "lost: the records stay on this tablet. Try again when the connection is "
-                "better."
+                "better.",
+                code="server-error" if why.startswith("server error") else "unreachable",
             )
         self.retries += 1
         log.info("retrying in %.1f s (%s)", delay, why)
-        self.sleep(delay)
+        if self.sleep is time.sleep:
+            self.cancelled.wait(delay)  # Cancel ends the wait at once
+        else:
+            self.sleep(delay)
+        self.check_cancelled()
 
     def request(
         self,
@@ -140,6 +188,7 @@ class Transport:
         attempt = 0
         while True:
             why = ""
+            self.check_cancelled()
             try:
                 response = self.session.request(
                     method,
@@ -155,6 +204,7 @@ class Transport:
                 if response.status_code < 500:
                     # The limit is on time without progress: a long sync over a slow link
                     # that keeps getting answers never gives up.
+                    self.answered = True
                     self.restart_clock()
                     return response
                 why = f"server error {response.status_code}"

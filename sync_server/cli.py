@@ -27,6 +27,12 @@ DEFAULT_DATA_DIR = Path("sync-data")
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    from sync_server.cli_checks import CliError, check
+
+    try:
+        check(args)
+    except CliError as error:
+        parser.exit(2, f"sync-server {args.command}: {error}\n")
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -86,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
         help="failed enrollments from all addresses in a row, and per minute (%(default)s)",
     )
     serve.add_argument("--verbose", action="store_true", help="log revision ids of each push")
+    serve.add_argument(
+        "--init",
+        action="store_true",
+        help="create the database if --data-dir has none (otherwise a missing one is an error)",
+    )
 
     enroll = command(
         "enroll",
@@ -107,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
 
     revoke = command("revoke", "Revoke a device, or every device of an enumerator.", _revoke)
     who = revoke.add_mutually_exclusive_group(required=True)
-    who.add_argument("--device", help="device id (shown on the tablet's set-up screen)")
+    who.add_argument(
+        "--device", help="device id (in the tablet's Settings; the short id when unambiguous)"
+    )
     who.add_argument("--enumerator", help="enumerator name as given to `enroll`")
 
     coordinator = command(

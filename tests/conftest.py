@@ -26,6 +26,8 @@ if os.environ.get("CI"):
 # Kivy must not read pytest's arguments, nor share a config between test runs.
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+# SDL2's clipboard works without a display (xclip needs an X server); read at `import kivy`.
+os.environ.setdefault("KIVY_CLIPBOARD", "sdl2")
 
 TIERS = ("unit", "integration", "system")
 

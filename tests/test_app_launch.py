@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -30,6 +31,7 @@ def test_python_m_fieldapp_starts_on_the_given_data_dir(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "FIELDAPP_OFFSCREEN": "1"},  # no display here: draw offscreen
     )
     try:
         deadline = time.monotonic() + 60

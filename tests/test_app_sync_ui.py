@@ -46,11 +46,11 @@ def test_register_then_sync_from_the_sync_screen(tmp_path):
             app.show_sync()
             pump(2)
             screen = app.sync_screen
-            assert "1 revision(s) waiting to be sent" in screen.outbox_text
+            assert "1 record waiting to be sent" in screen.outbox_text
             press(next(w for w in screen.walk() if getattr(w, "text", "") == "Sync now"))
             wait_until(lambda: not screen.running)
             assert screen.status_text == "Sync complete.", screen.status_text
-            assert "0 revision(s) waiting to be sent" in screen.outbox_text
+            assert "0 records waiting to be sent" in screen.outbox_text
 
             stored = server.query("SELECT record_id FROM revisions")
             assert [row["record_id"] for row in stored] == [record_id]

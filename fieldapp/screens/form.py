@@ -24,7 +24,7 @@ from kivy.uix.recycleview import RecycleView
 from kivy.uix.screenmanager import Screen
 
 from fieldapp.catalog import localized_title
-from fieldapp.i18n import _, current_language
+from fieldapp.i18n import N_, _, current_language, format_number, ngettext
 from fieldapp.screens.theme import DANGER_BUTTON, ERROR_COLOUR, TEXT_COLOUR
 from fieldapp.screens.widgets import (
     BigButton,
@@ -70,6 +70,7 @@ class FormScreen(Screen):
 
     def open_session(self, session: FormSession) -> None:
         self.session = session
+        self._progress_high = 0.0  # the bar never moves backwards within a record
         self.form_title = localized_title(session.form, current_language())
         self.retranslate()
         self.render()
@@ -86,12 +87,16 @@ class FormScreen(Screen):
 
     # --- drawing ------------------------------------------------------------------------
 
-    def render(self, banner: str = "") -> None:
+    def render(self, banner: str = "", keep_place: bool = False, show: str | None = None) -> None:
+        """Draw the current step. `keep_place`: the same step redrawn because questions
+        appeared or went (keep the view where the enumerator is reading); `show`: the
+        path of a question to scroll to (the first problem after a failed finalize)."""
         session = self.session
         if session is None:
             return
         step = session.step
         body = self.ids.body
+        offset = self._offset_from_top()
         body.clear_widgets()
         self.question_widgets = []
         if banner:
@@ -120,8 +125,35 @@ class FormScreen(Screen):
             self._render_ratings()
         self._rendered_slots = tuple(slot.path for slot in step.slots)
         self._update_bar()
-        self.ids.scroll.scroll_y = 1
+        if keep_place:
+            Clock.schedule_once(lambda *_: self._restore_place(offset, body.height, 5), 0)
+        else:
+            self.ids.scroll.scroll_y = 1
+        if show is not None:
+            Clock.schedule_once(lambda *_: self._scroll_to(show, 5), 0)
         self.on_rendered()
+
+    def _offset_from_top(self) -> float:
+        scroll, body = self.ids.scroll, self.ids.body
+        return max(0.0, (body.height - scroll.height) * (1 - scroll.scroll_y))
+
+    def _restore_place(self, offset: float, old_height: float, tries: int) -> None:
+        """Scroll so that what was `offset` px below the top stays there after a redraw.
+
+        The new questions' heights settle over a frame or two (text is measured when
+        drawn), so this tries again while the body's height is still changing."""
+        scroll, body = self.ids.scroll, self.ids.body
+        span = body.height - scroll.height
+        scroll.scroll_y = 1 - min(offset, span) / span if span > 0 else 1
+        if tries and body.height != old_height:
+            Clock.schedule_once(lambda *_: self._restore_place(offset, body.height, tries - 1), 0)
+
+    def _scroll_to(self, path: str, tries: int) -> None:
+        widget = next((w for w in self.question_widgets if w.slot.path == path), None)
+        if widget is not None:
+            self.ids.scroll.scroll_to(widget, padding=dp(16), animate=False)
+        if tries:
+            Clock.schedule_once(lambda *_: self._scroll_to(path, tries - 1), 0)
 
     def _instance_heading(self, step: Step) -> str:
         if not step.instance:
@@ -204,10 +236,10 @@ class FormScreen(Screen):
                 Color(*colour)
                 chip._background = Rectangle(pos=chip.pos, size=chip.size)
             chip.bind(pos=_follow, size=_follow)
-            value = "—" if rating.value is None else f"{rating.value:g}"
+            value = "—" if rating.value is None else format_number(round(rating.value, 2))
             text = WrappedLabel(
                 text=f"{rating.indicator.text(language)}: {value}  "
-                f"({rating.indicator.threshold_text(language)})",
+                f"({threshold_text(rating.indicator)})",
                 font_size=sp(17),
             )
             text.size_hint_y = 1
@@ -231,9 +263,17 @@ class FormScreen(Screen):
     def _update_bar(self) -> None:
         session = self.session
         total = len(session.steps)
-        text = _("Screen {position} of {total}").format(position=session.position + 1, total=total)
-        self.step_text = text
-        self.progress = session.progress
+        answered, relevant = session.answer_progress()
+        self.step_text = ngettext(
+            "{answered} of {relevant} question answered",
+            "{answered} of {relevant} questions answered",
+            relevant,
+        ).format(answered=format_number(answered), relevant=format_number(relevant))
+        # Answering can reveal more questions than it answers; the bar still never goes
+        # back, so it reads as "how far along", not as a ratio that jumps around.
+        fraction = answered / relevant if relevant else 0.0
+        self._progress_high = max(getattr(self, "_progress_high", 0.0), fraction)
+        self.progress = self._progress_high
         self.can_go_back = session.position > 0
         last = session.position + 1 >= total
         self.next_text = _("Finalize") if last else _("Next")
@@ -247,7 +287,7 @@ class FormScreen(Screen):
         if new_slots != self._rendered_slots:
             # Relevance changed what this screen shows. Redraw after the current event so
             # the widget that fired it isn't torn down mid-callback.
-            Clock.schedule_once(lambda *_: self.render(), 0)
+            Clock.schedule_once(lambda *_: self.render(keep_place=True), 0)
             return
         for widget in self.question_widgets:
             widget.refresh()
@@ -302,10 +342,14 @@ class FormScreen(Screen):
             )
             return
         count = len(outcome.errors)
+        first = outcome.errors[0].path if outcome.errors else None
         self.render(
-            banner=_(
-                "Cannot finalize: {count} answer(s) need attention. The first one is shown below."
-            ).format(count=count)
+            banner=ngettext(
+                "Cannot finalize: {count} answer needs attention. It is shown below.",
+                "Cannot finalize: {count} answers need attention. The first one is shown below.",
+                count,
+            ).format(count=format_number(count)),
+            show=first,
         )
 
     def save_and_exit(self) -> None:
@@ -403,3 +447,27 @@ def _questions(repeat: Repeat):
             yield child
         elif isinstance(child, Group) and not isinstance(child, Repeat):
             yield from _questions(child)  # type: ignore[arg-type]
+
+
+# The Sphere units, in words an enumerator reads (forms/data/sphere_thresholds*.json).
+SPHERE_UNITS = {
+    "%": "%",
+    "L/person/day": N_("L/person/day"),
+    "m": "m",
+    "min": "min",
+    "m²/person": N_("m²/person"),
+    "people": N_("people"),
+    "ratio": N_("ratio"),
+}
+
+
+def threshold_text(indicator) -> str:
+    """The standard in the UI language: "≤ 20 pessoas (amarelo ≤ 50)"."""
+    sign = "≤" if indicator.direction == "max" else "≥"
+    unit = _(SPHERE_UNITS.get(indicator.unit, indicator.unit))
+    return _("{sign} {green} {unit} (amber {sign} {amber})").format(
+        sign=sign,
+        green=format_number(indicator.green),
+        amber=format_number(indicator.amber),
+        unit=unit,
+    )

@@ -11,7 +11,7 @@ from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 
-from fieldapp.i18n import _, current_language
+from fieldapp.i18n import _, current_language, format_moment, format_number, ngettext
 
 Builder.load_file(str(Path(__file__).with_name("home.kv")))
 
@@ -38,6 +38,7 @@ class HomeScreen(Screen):
     heading = StringProperty("")
     footer = StringProperty("")
     t_sync = StringProperty("")
+    t_settings = StringProperty("")
     t_language = StringProperty("")
     columns = NumericProperty(2)
 
@@ -58,9 +59,11 @@ class HomeScreen(Screen):
         store = self.app.store
         self.heading = _("Displacement Field Kit")
         self.t_sync = _("Sync")
+        self.t_settings = _("Settings")
         self.t_language = "EN" if current_language() == "pt" else "PT"
         enumerator = store.get_setting("enumerator", "")
-        last_sync = store.get_setting("last_sync_at") or _("never")
+        last = store.get_setting("last_sync_at")
+        last_sync = format_moment(last) if last else _("never")
         self.footer = _("Enumerator: {name} · Device {device} · Last sync: {when}").format(
             name=enumerator, device=store.device_id[:8], when=last_sync
         )
@@ -73,10 +76,15 @@ class HomeScreen(Screen):
                 on_records=lambda e=entry: self.app.show_records(e.form_id),
             )
             card.title = self.app.form_title(entry)
-            card.counts_text = _("{drafts} drafts · {finalized} not sent · {sent} sent").format(
-                drafts=counts.get("draft", 0),
-                finalized=counts.get("finalized", 0),
-                sent=counts.get("sent", 0),
+            drafts = counts.get("draft", 0)
+            card.counts_text = " · ".join(
+                (
+                    ngettext("{count} draft", "{count} drafts", drafts).format(
+                        count=format_number(drafts)
+                    ),
+                    _("{count} not sent").format(count=format_number(counts.get("finalized", 0))),
+                    _("{count} sent").format(count=format_number(counts.get("sent", 0))),
+                )
             )
             card.t_new = _("New")
             card.t_records = _("Records")

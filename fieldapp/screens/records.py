@@ -16,7 +16,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 from kivy.uix.togglebutton import ToggleButton
 
-from fieldapp.i18n import _
+from fieldapp.i18n import _, format_number, ngettext
 
 Builder.load_file(str(Path(__file__).with_name("records.kv")))
 
@@ -126,7 +126,9 @@ class RecordListScreen(Screen):
             }
             for number, row in enumerate(rows)
         ]
-        self.summary = _("{count} records").format(count=len(rows))
+        self.summary = ngettext("{count} record", "{count} records", len(rows)).format(
+            count=format_number(len(rows))
+        )
 
     def open_record(self, record_id: str) -> None:
         self.app.open_record(record_id)

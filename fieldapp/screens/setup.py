@@ -8,7 +8,7 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
-from fieldapp.i18n import _
+from fieldapp.i18n import _, current_language
 
 Builder.load_file(str(Path(__file__).with_name("setup.kv")))
 
@@ -23,6 +23,7 @@ class SetupScreen(Screen):
     t_start = StringProperty("")
     message = StringProperty("")
     device_text = StringProperty("")
+    language = StringProperty("pt")
 
     def __init__(self, app, **kwargs):
         super().__init__(**kwargs)
@@ -30,6 +31,7 @@ class SetupScreen(Screen):
         self.retranslate()
 
     def retranslate(self) -> None:
+        self.language = current_language()
         self.t_title = _("Set up this tablet")
         self.t_intro = _(
             "Enter your name or enumerator ID. The server address and "

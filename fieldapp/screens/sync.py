@@ -16,7 +16,8 @@ from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
 from fieldapp.attention import attention_items, clock_warning
-from fieldapp.i18n import _
+from fieldapp.i18n import _, format_moment, format_number, ngettext
+from fieldapp.sync_messages import describe
 
 Builder.load_file(str(Path(__file__).with_name("sync.kv")))
 
@@ -46,6 +47,8 @@ class SyncScreen(Screen):
     t_back = StringProperty("")
     t_title = StringProperty("")
     t_sync_now = StringProperty("")
+    t_cancel = StringProperty("")
+    t_settings = StringProperty("")
     t_errors = StringProperty("")
     server_text = StringProperty("")
     last_sync_text = StringProperty("")
@@ -61,6 +64,7 @@ class SyncScreen(Screen):
         super().__init__(**kwargs)
         self.app = app
         SyncErrorRow.screen = self
+        self.client = None
 
     def on_pre_enter(self, *args) -> None:
         self.refresh()
@@ -70,17 +74,22 @@ class SyncScreen(Screen):
         self.t_back = _("Home")
         self.t_title = _("Sync")
         self.t_sync_now = _("Sync now")
+        self.t_cancel = _("Cancel")
+        self.t_settings = _("Settings")
         server = store.get_setting("server_url")
         self.server_text = (
             _("Server: {url}").format(url=server)
             if server
-            else _("No server set up yet: add one in the settings at first start.")
+            else _("No server set up yet: add one in Settings.")
         )
+        last = store.get_setting("last_sync_at")
         self.last_sync_text = _("Last sync: {when}").format(
-            when=store.get_setting("last_sync_at") or _("never")
+            when=format_moment(last) if last else _("never")
         )
         pending = len(store.pending_outbox(limit=100_000))
-        self.outbox_text = _("{count} revision(s) waiting to be sent").format(count=pending)
+        self.outbox_text = ngettext(
+            "{count} record waiting to be sent", "{count} records waiting to be sent", pending
+        ).format(count=format_number(pending))
         items = attention_items(store)
         self.t_errors = _("Needs attention ({count}): records the server sent back").format(
             count=len(items)
@@ -99,21 +108,40 @@ class SyncScreen(Screen):
     def start_sync(self) -> None:
         client = self.app.sync_client()
         if client is None:
-            self.status_text = _("Set up a server and enrollment code first.")
+            self.status_text = _("Set up a server and enrollment code first, in Settings.")
             self.status_colour = [0.75, 0.1, 0.1, 1]
             return
+        self.client = client
         self.running = True
+        self.fraction = 0
+        self.progress_text = ""
         self.status_text = _("Syncing…")
         self.status_colour = [0.1, 0.1, 0.12, 1]
         threading.Thread(target=self._run, args=(client,), daemon=True, name="sync").start()
 
+    def cancel(self) -> None:
+        """Stop waiting now; the sync thread stops at its next request (nothing is lost:
+        revisions stay in the outbox until the server acknowledges them)."""
+        if self.client is not None:
+            self.client.cancel()
+        from fieldapp.sync_client import Cancelled
+
+        self._finished(None, Cancelled(code="cancelled"))
+
     def _run(self, client) -> None:
+        from fieldapp.sync_client import SyncError
+
         try:
             report = client.sync(progress=self._progress)
-        except Exception as error:  # shown to the enumerator, never swallowed
-            self._finished(None, str(error))
+        except SyncError as error:  # shown to the enumerator, never swallowed
+            self._finished(None, error, client)
+        except Exception as error:  # a bug: say so in the UI language, keep the details
+            import logging
+
+            logging.getLogger("fieldapp.sync").exception("sync failed")
+            self._finished(None, error, client)
         else:
-            self._finished(report, None)
+            self._finished(report, None, client)
 
     @mainthread
     def _progress(self, progress) -> None:
@@ -124,21 +152,21 @@ class SyncScreen(Screen):
             "Sent {sent} of {total} records ({bytes_sent} kB) · received {received} "
             "({bytes_received} kB)"
         ).format(
-            sent=sent,
-            total=getattr(progress, "records_total", 0) or 0,
-            bytes_sent=round((getattr(progress, "bytes_sent", 0) or 0) / 1024, 1),
-            received=getattr(progress, "records_received", 0) or 0,
-            bytes_received=round((getattr(progress, "bytes_received", 0) or 0) / 1024, 1),
+            sent=format_number(sent),
+            total=format_number(getattr(progress, "records_total", 0) or 0),
+            bytes_sent=format_number((getattr(progress, "bytes_sent", 0) or 0) / 1024, 1),
+            received=format_number(getattr(progress, "records_received", 0) or 0),
+            bytes_received=format_number((getattr(progress, "bytes_received", 0) or 0) / 1024, 1),
         )
 
     @mainthread
-    def _finished(self, report, error: str | None) -> None:
+    def _finished(self, report, error: BaseException | None, client=None) -> None:
+        if client is not None and client is not self.client:
+            return  # a cancelled sync's thread ending late: the screen has moved on
+        self.client = None
         self.running = False
-        if error:
-            self.status_text = _(
-                "Sync stopped: {error}. Your data is safe on this tablet; "
-                "try again when the connection is better."
-            ).format(error=error)
+        if error is not None:
+            self.status_text = describe(error)
             self.status_colour = [0.75, 0.1, 0.1, 1]
         else:
             self.status_text = _("Sync complete.")

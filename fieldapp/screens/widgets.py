@@ -45,34 +45,36 @@ class SharedTexture:
     Rendering text into a texture is most of what a question screen costs (the same
     choices, "Sem dificuldade", "Sim"/"Não", and the same member questions come back on
     screen after screen), so labels with the same text and look share one texture.
+
+    Kivy's core label renders lazily and recycles: `refresh()` creates a texture whose
+    pixels are filled from the core label's *current* text when it is first drawn, and a
+    later refresh of the same size re-renders into the same texture object. A texture
+    that other labels share must therefore be finished and disowned before it is shared:
+    its pixels are filled at once (`bind()`), and the core label forgets it, so its next
+    refresh renders into a texture of its own. Without that (commit 5f7a530), a label
+    that changed its text or colour (a language switch, a chosen "Sim") scribbled over
+    every label sharing the texture: black bars, stripes and blank rows.
     """
 
     _textures: ClassVar[OrderedDict[tuple, Any]] = OrderedDict()
     LIMIT = 2000
 
     def texture_update(self, *largs) -> None:
+        core = self._label
         if not self.text or self.markup:
             super().texture_update(*largs)
             return
-        key = (
-            self.text,
-            self.font_size,
-            self.bold,
-            self.italic,
-            self.font_name,
-            tuple(self.color),
-            tuple(self.text_size),
-            self.halign,
-            self.valign,
-            tuple(self.padding),
-            self.shorten,
-            self.line_height,
-        )
+        # Everything the core label renders from: its text, its box and all its options
+        # (font, size, colour after the disabled state, padding, alignment, ...).
+        key = (core.text, repr(core.usersize), repr(sorted(core.options.items())))
         texture = SharedTexture._textures.get(key)
         if texture is None:
             super().texture_update(*largs)
-            if self.texture is not None:
-                SharedTexture._textures[key] = self.texture
+            texture = self.texture
+            if texture is not None and texture is not core.texture_1px:
+                texture.bind()  # render the pixels now, from this text
+                core.texture = None  # never render another text into a shared texture
+                SharedTexture._textures[key] = texture
                 if len(SharedTexture._textures) > self.LIMIT:
                     SharedTexture._textures.popitem(last=False)
             return
@@ -146,7 +148,8 @@ class QuestionWidget(BoxLayout):
         self.add_widget(self.label)
         hint = session.hint(question, slot.index)
         if hint:
-            self.add_widget(WrappedLabel(text=hint, font_size=sp(16), color=HINT_COLOUR))
+            # As legible as body text: a contrast of at least 4.5:1 (tests/test_theme.py).
+            self.add_widget(WrappedLabel(text=hint, font_size=sp(18), color=HINT_COLOUR))
         self.add_media(question.media)
         self.build_input()
         self.message_label = WrappedLabel(text="", font_size=sp(17), markup=False)
@@ -200,6 +203,7 @@ class QuestionWidget(BoxLayout):
 
 class TextQuestion(QuestionWidget):
     input_type = "text"
+    input_filter: Callable[[str, bool], str] | None = None
     multiline = False
 
     def build_input(self) -> None:
@@ -207,7 +211,8 @@ class TextQuestion(QuestionWidget):
         self.input = TextInput(
             text="" if value is None else str(value),
             multiline=self.multiline or "multiline" in (self.slot.question.appearance or ""),
-            input_type=self.input_type,
+            input_type=self.input_type,  # the number keyboard on a tablet
+            input_filter=self.input_filter,  # letters typed into a number are not taken
             font_size=sp(20),
             size_hint_y=None,
             height=ROW_HEIGHT if not self.multiline else dp(140),
@@ -224,8 +229,19 @@ class TextQuestion(QuestionWidget):
         return text
 
 
+def _integer_filter(text: str, from_undo: bool) -> str:
+    """Only what an integer can hold: digits, and a minus sign."""
+    return "".join(c for c in text if c.isdigit() or c == "-")
+
+
+def _decimal_filter(text: str, from_undo: bool) -> str:
+    """Digits, a minus sign and a decimal separator (the comma Portuguese writes, or a dot)."""
+    return "".join(c for c in text if c.isdigit() or c in "-.,")
+
+
 class IntegerQuestion(TextQuestion):
     input_type = "number"
+    input_filter = staticmethod(_integer_filter)
 
     def convert(self, text: str) -> Any:
         # Keep what was typed when it isn't a number: the validator says so next to the
@@ -239,6 +255,7 @@ class IntegerQuestion(TextQuestion):
 
 class DecimalQuestion(TextQuestion):
     input_type = "number"
+    input_filter = staticmethod(_decimal_filter)
 
     def convert(self, text: str) -> Any:
         stripped = text.strip()
@@ -267,7 +284,28 @@ class DateQuestion(TextQuestion):
         now_button = BigButton(text=_(self.now_label), size_hint_x=None, width=dp(160))
         now_button.bind(on_release=lambda *_: setattr(self.input, "text", self.now_text()))
         row.add_widget(now_button)
+        if self.picks_dates:
+            self.pick_button = BigButton(text=_("Choose"), size_hint_x=None, width=dp(160))
+            self.pick_button.bind(on_release=lambda *_: self.open_picker())
+            row.add_widget(self.pick_button)
         self.add_widget(row)
+
+    picks_dates = True
+
+    def open_picker(self) -> None:
+        """A day/month/year picker starting at the answer, or today."""
+        import datetime as dt
+
+        from fieldapp.screens.date_picker import DatePicker
+
+        try:
+            start = dt.date.fromisoformat(self.input.text.strip())
+        except ValueError:
+            start = self.session.clock().date()
+        self.picker = DatePicker(
+            start, on_pick=lambda day: setattr(self.input, "text", day.isoformat())
+        )
+        self.picker.open()
 
     def now_text(self) -> str:
         return self.session.clock().date().isoformat()
@@ -279,6 +317,7 @@ class DateQuestion(TextQuestion):
 class TimeQuestion(DateQuestion):
     placeholder = "HH:MM"
     now_label = "Now"
+    picks_dates = False
 
     def now_text(self) -> str:
         return self.session.clock().strftime("%H:%M")
@@ -287,6 +326,7 @@ class TimeQuestion(DateQuestion):
 class DateTimeQuestion(DateQuestion):
     placeholder = "YYYY-MM-DDTHH:MM"
     now_label = "Now"
+    picks_dates = False
 
     def now_text(self) -> str:
         return self.session.clock().replace(microsecond=0).isoformat()
@@ -337,8 +377,10 @@ class SelectOneQuestion(QuestionWidget):
         if not choices:
             self.choice_box.add_widget(_no_choices_hint())
             return
-        if "minimal" in (self.slot.question.appearance or "").split() or (
-            DROPDOWN_LIST < len(choices) <= LONG_LIST
+        # A short "minimal" list may be a dropdown; a long list is a search box with big
+        # rows under it (Kivy's spinner had small text and needed ~30 scroll steps).
+        if "minimal" in (self.slot.question.appearance or "").split() and (
+            len(choices) <= DROPDOWN_LIST
         ):
             labels = {name: label for name, label in choices}
             spinner = self.spinner = Spinner(
@@ -401,7 +443,9 @@ class SelectOneQuestion(QuestionWidget):
         shown += [
             (n, label)
             for n, label in choices
-            if wanted and (wanted in _folded(label) or wanted == _folded(n))
+            # Nothing typed yet: the first choices, so a short list needs no typing at all.
+            if (not wanted and n != current)
+            or (wanted and (wanted in _folded(label) or wanted == _folded(n)))
         ]
         self.matches.clear_widgets()
         group, self.choice_box = self.choice_box, self.matches
@@ -566,6 +610,14 @@ class GeopointQuestion(QuestionWidget):
         self.accuracy_label.text = _("Position set to the site's centre (not a GPS fix).")
 
     def _start_gps(self) -> None:
+        from kivy.utils import platform
+
+        if platform not in ("android", "ios"):
+            # plyer has no GPS here and prints a traceback when asked: say it in words.
+            self.accuracy_label.text = _(
+                "No GPS on this device: type the position or use the site's centre."
+            )
+            return
         try:
             from plyer import gps
 
@@ -714,8 +766,7 @@ class ComputedQuestion(QuestionWidget):
 
 
 SEARCH_RESULTS = 8
-DROPDOWN_LIST = 12  # more choices than this: a dropdown (ODK's "minimal"), not a button each
-LONG_LIST = 40  # more than this: type to search
+DROPDOWN_LIST = 12  # more choices than this: a search box and big rows, not a button each
 
 
 def _no_choices_hint() -> WrappedLabel:
@@ -732,7 +783,7 @@ def _no_choices_hint() -> WrappedLabel:
 
 def _searchable(appearance: str | None, count: int) -> bool:
     words = (appearance or "").split()
-    return "autocomplete" in words or "search" in words or count > LONG_LIST
+    return "autocomplete" in words or "search" in words or count > DROPDOWN_LIST
 
 
 def _folded(text: str) -> str:
