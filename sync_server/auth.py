@@ -127,8 +127,9 @@ def redeem_code(
     A code redeems once. The only exception is the tablet that redeemed it asking again
     within `RETRY_WINDOW` (its first answer was lost on the way): it gets a fresh token,
     the earlier one stops working. A revoked account stays revoked: its code, and any
-    other, give it nothing (`revoked`). The device id is bound to its account on first
-    use; a code redeemed with an id that belongs to another account is refused
+    other code issued before the revocation, give it nothing (`revoked`); a code issued
+    after it (a supervisor's decision) enrolls the tablet again. The device id is bound to
+    its account on first use; a code redeemed with an id that belongs to another account is refused
     (`device-id-taken`) and stays unused, so nobody can take over a working tablet's
     account by knowing its (public) device id. The tablet itself proves it owns the id by
     sending its current token (`current_token`): then a new code re-enrolls it (a
@@ -153,11 +154,20 @@ def redeem_code(
         "SELECT role, enrolled_with, revoked_at, token_sha256 FROM accounts WHERE account_id = ?",
         (device_id,),
     ).fetchone()
-    if existing is not None and existing["revoked_at"]:
+    # A revoked account stays revoked for every code that existed when it was revoked
+    # (its own, and any other already handed out). Only a code issued after the revocation,
+    # a supervisor's deliberate decision, enrolls the tablet again.
+    readmit = (
+        existing is not None
+        and existing["revoked_at"] is not None
+        and not row["used_by"]
+        and row["created_at"] > existing["revoked_at"]
+    )
+    if existing is not None and existing["revoked_at"] and not readmit:
         raise EnrollmentError(
             "revoked",
-            "This device's access was revoked, for good. A supervisor must enroll the tablet "
-            "again as a new device (a fresh installation) with a new code.",
+            "This device's access was revoked. A supervisor must give the tablet a new "
+            "enrollment code, issued after the revocation.",
         )
     retry = (
         row["used_by"] == device_id
@@ -176,7 +186,7 @@ def redeem_code(
             "This enrollment code was already used. Each code enrolls one device, once: ask "
             "your supervisor for a new one.",
         )
-    if existing is not None and not retry and not owner:
+    if existing is not None and not retry and not owner and not readmit:
         raise EnrollmentError(
             "device-id-taken",
             f"The device id {device_id!r} already belongs to another account on this server. "
@@ -189,10 +199,10 @@ def redeem_code(
         conn.execute(
             "UPDATE accounts SET token_sha256 = ? WHERE account_id = ?", (sha256(token), device_id)
         )
-    elif owner:
+    elif owner or readmit:
         conn.execute(
             "UPDATE accounts SET role = ?, name = ?, district = ?, sites = ?, token_sha256 = ?, "
-            "enrolled_with = ? WHERE account_id = ?",
+            "enrolled_with = ?, revoked_at = NULL WHERE account_id = ?",
             (row["role"], row["name"], row["district"], row["sites"], sha256(token),
              row["code_sha256"], device_id),
         )  # fmt: skip

@@ -218,6 +218,8 @@ class Tablets(RuleBasedStateMachine):
         self.outsider = enroll_raw(self.server, self.other_district)
         self.careless = enroll_raw(self.server, self.district)
         self.revoked = enroll_raw(self.server, self.district)
+        # A code handed out before the revocation (the thief may have photographed it).
+        self.stale_code = self.server.quick_code(district=self.district)
         revoke(self.server, self.revoked[0])
 
     def client(self, store: Store, rng: random.Random, rate: float) -> SyncClient:
@@ -330,7 +332,7 @@ class Tablets(RuleBasedStateMachine):
             requests.post(
                 self.server.url + "/api/v1/enroll",
                 json={
-                    "code": self.server.quick_code(district=self.district),
+                    "code": self.stale_code,
                     "device_id": device_id,
                 },
                 timeout=10,
