@@ -78,6 +78,15 @@ MESSAGES: dict[str, str] = {
     # Codes of the coordinators' review, which a tablet never causes; said plainly anyway.
     "already-resolved": N_("This conflict was already resolved by someone else."),
     "not-a-side": N_("That choice is not one of the conflict's sides."),
+    "wrong-fields": N_("That decision does not name exactly the conflict's fields."),
+    "content-type": N_(
+        "The server could not read this tablet's request (wrong content type). Call your "
+        "supervisor: the app may need an update."
+    ),
+    "rate-limited": N_(
+        "Too many wrong enrollment codes were tried. Wait a few minutes, check the code "
+        "and try again."
+    ),
     "already-decided": N_("This was already decided by someone else."),
     "not-decided": N_("This has not been decided yet."),
     "unknown-attachment": N_(

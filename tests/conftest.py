@@ -38,6 +38,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.system)
 
 
+@pytest.fixture(autouse=True)
+def english_ui():
+    """Every test starts with the app's UI language at English (the source language), so
+    a UI test that switched to Portuguese never changes what a later test reads."""
+    from fieldapp.i18n import set_language
+
+    set_language("en")
+
+
 ROOT = Path(__file__).resolve().parent.parent
 FORMS_DIR = ROOT / "forms"
 

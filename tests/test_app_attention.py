@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from fieldapp.attention import CLOCK_SKEW, attention_items, clock_warning
-from fieldapp.i18n import set_language
 from fieldapp.store import Store
 from fieldapp.testing import boot, pump, screenshot, shutdown
 
@@ -33,7 +32,6 @@ def refuse_one_of_two(store: Store, code: str) -> tuple[str, str]:
 
 
 def test_a_refused_revision_leaves_the_outbox_and_says_what_to_do(tmp_path: Path):
-    set_language("en")  # an earlier UI test in this process may have left Portuguese on
     with Store(tmp_path / "tablet.db") as store:
         refused, kept = refuse_one_of_two(store, "parent")
         assert [r.record_id for r in store.pending_outbox()] == [kept]  # the rest flows
