@@ -27,7 +27,8 @@ JSON_MEDIA_TYPE = "application/json"
 
 
 class JsonBodiesOnly:
-    """Refuse POSTs under `prefix` whose Content-Type is not application/json (415)."""
+    """Refuse POSTs under `prefix` with a body whose Content-Type is not application/json
+    (415)."""
 
     def __init__(self, app: Any, prefix: str = "/api/") -> None:
         self.app = app
@@ -41,7 +42,13 @@ class JsonBodiesOnly:
         ):
             headers = dict(scope.get("headers") or [])
             media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            if media != JSON_MEDIA_TYPE.encode():
+            # An action with no body at all (confirm a duplicate pair, …) has nothing to
+            # misread; any body must say it is JSON.
+            has_body = (
+                headers.get(b"content-length", b"0").strip() not in (b"", b"0")
+                or b"transfer-encoding" in headers
+            )
+            if has_body and media != JSON_MEDIA_TYPE.encode():
                 shown = media.decode("latin-1")[:60] or "none"
                 body = json.dumps(
                     {

@@ -16,7 +16,15 @@ from fieldapp.catalog import FormCatalog, form_attachment_dir
 from fieldapp.session import FormSession, Slot
 from fieldapp.store import Store
 from fieldapp.sync_client import SyncClient
+from sync_server.db import Database
 from tests.sync_helpers import DISTRICT, auth, cli, push, revision, running_server
+
+
+def new_server_database(data: Path) -> Path:
+    """An empty server database (what `serve --init` creates): publish-form needs one."""
+    Database(data).close()
+    return data
+
 
 pytestmark = pytest.mark.system
 
@@ -98,7 +106,7 @@ def test_publishing_refuses_a_file_the_form_does_not_use_and_changed_files(tmp_p
     form_path, csv = write_form(tmp_path / "authoring")
     stray = tmp_path / "authoring" / "stray.csv"
     stray.write_text("name\nx\n", encoding="utf-8")
-    data = tmp_path / "data"
+    data = new_server_database(tmp_path / "data")
     refused = cli(data, "publish-form", str(form_path), str(csv), str(stray), check=False)
     assert refused.returncode == 1
     assert "the form does not use stray.csv (it uses: villages.csv)" in refused.stderr
@@ -113,7 +121,7 @@ def test_publishing_refuses_a_file_the_form_does_not_use_and_changed_files(tmp_p
 
 def test_a_missing_attachment_is_a_warning_and_files_beside_the_form_are_taken(tmp_path):
     form_path, _ = write_form(tmp_path / "authoring")
-    data = tmp_path / "data"
+    data = new_server_database(tmp_path / "data")
     warned = cli(data, "publish-form", str(form_path))
     assert "published: villages version 1" in warned.stdout
     assert "the attachment 'villages.csv' is missing" in warned.stderr
