@@ -97,15 +97,14 @@ _KNOWN_KEYS = {
     # HXL hashtag for exports to HDX: our `hxl` column, or ODK's `instance::hxl`, which
     # pyxform hands over as {"instance": {"hxl": ...}}.
     "hxl",
-    "instance",
     # pyxform's markers for a default that is an expression (e.g. today()): the `default`
     # key still holds the expression, which the app evaluates when it creates a draft.
     "_dynamic_default",
     "actions",
     "trigger",
     "media",
-    # instance::<attribute> columns (instance::hxl tags for HXL analysis) only add attributes
-    # to the record's XML node; ODK Collect ignores them, and so do we.
+    # instance::<attribute> columns only add attributes to the record's XML node; ODK Collect
+    # ignores them, and so do we, except instance::hxl: the question's HXL tag (see _hxl).
     "instance",
     # For ODK's SMS submission, which we don't use; it changes nothing on the tablet.
     "sms_field",
@@ -558,9 +557,7 @@ class _FormBuilder:
 
     def _hxl(self, element: dict[str, Any], row: int) -> str | None:
         """The question's HXL hashtag (`#adm2+code`), from `hxl` or `instance::hxl`."""
-        instance = element.get("instance") or {}
-        for key in sorted(set(instance) - {"hxl"}):
-            self._problem(f"the column 'instance::{key}' is not supported", row, f"instance::{key}")
+        instance = element.get("instance") or {}  # its other attributes are ignored
         text = str(element.get("hxl") or instance.get("hxl") or "").strip()
         if not text:
             return None
