@@ -543,11 +543,11 @@ def test_a_full_export_needs_a_coordinator_and_is_recorded_without_personal_data
         run(server, tmp_path, format="csvzip", shareable=False, principal=coordinator())
     _, summary = run(server, tmp_path, format="xlsx", enumerator="Amélia Teste", **full())
     conn = sqlite3.connect(server["db"].path)
-    at, actor, action, details = conn.execute(
-        "SELECT at, actor, action, details FROM audit_log ORDER BY seq DESC LIMIT 1"
+    at, account_id, action, details, outcome = conn.execute(
+        "SELECT at, account_id, action, target, outcome FROM audit_log ORDER BY id DESC LIMIT 1"
     ).fetchone()
     conn.close()
-    assert (actor, action) == ("coordinator-test", "export-full")
+    assert (account_id, action, outcome) == ("coordinator-test", "export.full", "ok")
     assert dt.datetime.fromisoformat(at.replace("Z", "+00:00")) > dt.datetime.now(
         dt.UTC
     ) - dt.timedelta(minutes=5)
