@@ -92,6 +92,9 @@ MESSAGES: dict[str, str] = {
     "unknown-attachment": N_(
         "The server does not have a file this form needs. Call your supervisor."
     ),
+    # Codes of the coordinators' exports (GET /api/v1/exports/...), never a tablet's.
+    "unknown-format": N_("The server cannot export in that format."),
+    "bad-options": N_("The server cannot make an export with those options."),
 }
 
 

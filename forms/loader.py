@@ -94,14 +94,17 @@ _KNOWN_KEYS = {
     "soft_constraint",
     "soft_constraint_message",
     "geo_site",
+    # HXL hashtag for exports to HDX: our `hxl` column, or ODK's `instance::hxl`, which
+    # pyxform hands over as {"instance": {"hxl": ...}}.
+    "hxl",
     # pyxform's markers for a default that is an expression (e.g. today()): the `default`
     # key still holds the expression, which the app evaluates when it creates a draft.
     "_dynamic_default",
     "actions",
     "trigger",
     "media",
-    # instance::<attribute> columns (instance::hxl tags for HXL analysis) only add attributes
-    # to the record's XML node; ODK Collect ignores them, and so do we.
+    # instance::<attribute> columns only add attributes to the record's XML node; ODK Collect
+    # ignores them, and so do we, except instance::hxl: the question's HXL tag (see _hxl).
     "instance",
     # For ODK's SMS submission, which we don't use; it changes nothing on the tablet.
     "sms_field",
@@ -162,6 +165,8 @@ _PULLDATA_FILE = re.compile(r"""pulldata\(\s*(['"])([^'"]+)\1""")
 _GENERATED_NOTE = re.compile(r"generated_note_name_(\d+)")
 _YES = {"yes", "true", "true()"}
 _NO = {"", "no", "false", "false()"}
+# An HXL hashtag with attributes: "#affected+idps+hh", "#x_shelter+type".
+_HXL_TAG = re.compile(r"#[A-Za-z][A-Za-z0-9_]*(\s*\+\s*[A-Za-z][A-Za-z0-9_]*)*")
 _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
@@ -514,6 +519,7 @@ class _FormBuilder:
         calculation = self._expression(bind.get("calculate"), row, "calculation")
         media = self._media(element.get("media"), row, "survey")
         return Question(
+            hxl=self._hxl(element, row),
             **common,
             type=question_type,
             required=_flag_or_expression(
@@ -548,6 +554,24 @@ class _FormBuilder:
             sensitivity=sensitivity,
             geo_site=geo_site,
         )
+
+    def _hxl(self, element: dict[str, Any], row: int) -> str | None:
+        """The question's HXL hashtag (`#adm2+code`), from `hxl` or `instance::hxl`."""
+        instance = element.get("instance") or {}  # its other attributes are ignored
+        text = str(element.get("hxl") or instance.get("hxl") or "").strip()
+        if not text:
+            return None
+        if not _HXL_TAG.fullmatch(text):
+            self._problem(
+                f"the HXL hashtag '{text}' is not valid: write it like '#adm2+code' (a '#', a "
+                "lower-case tag, then '+attribute's)",
+                row,
+                "hxl",
+            )
+            return None
+        # DTM files write `+pcode` where core HXL has `+code`: accept both, emit `+code`.
+        tag = re.sub(r"\s+", "", text).lower()
+        return "+".join("code" if part == "pcode" else part for part in tag.split("+"))
 
     def _other_question(
         self, element: dict[str, Any], select: Question, repeat_path: tuple[str, ...]

@@ -126,6 +126,8 @@ class Question(_Node):
     or_other: bool = False
     parameters: dict[str, str] = {}
     sensitivity: Sensitivity = "personal"
+    # HXL hashtag for HDX exports ("#adm2+code"), from the `hxl` or `instance::hxl` column.
+    hxl: str | None = None
     # For a geopoint: the question holding the declared site, so a GPS far outside it warns.
     geo_site: str | None = None
     # ODK metadata filled by the app ("start", "deviceid", ...; see METADATA_TYPES).

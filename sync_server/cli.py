@@ -7,6 +7,7 @@
     sync-server publish-form FORM [ATTACHMENT ...]
     sync-server forward --to URL (--token TOKEN | --code CODE) [--every SECONDS]
     sync-server duplicates INPUT.csv --out PAIRS.csv [--threshold P]
+    sync-server export --form ID --format csvzip|xlsx|geojson|hxl --out PATH [options]
 
 Every command but `duplicates` (which reads a CSV list, see duplicates_cli) takes
 --data-dir (default ./sync-data). The management commands may run
@@ -172,7 +173,109 @@ def _parser() -> argparse.ArgumentParser:
     from sync_server.duplicates_cli import add_command
 
     add_command(commands)
+    export = command(
+        "export",
+        "Export a form's records (CSV zip, XLSX, GeoJSON or HXL CSV); shareable unless --full.",
+        _export,
+    )
+    export.add_argument("--form", required=True, help="form id, e.g. household_registration")
+    export.add_argument(
+        "--format", required=True, help="csvzip, xlsx, geojson or hxl (HXL-tagged CSV for HDX)"
+    )
+    export.add_argument("--out", required=True, type=Path, help="file to write")
+    export.add_argument(
+        "--from", dest="date_from", help="records created on or after this day (YYYY-MM-DD)"
+    )
+    export.add_argument("--to", dest="date_to", help="records created on or before this day")
+    export.add_argument("--district", help="only this district (P-code)")
+    export.add_argument("--site", help="only this site id")
+    export.add_argument("--enumerator", help="only records started by this enumerator/device")
+    export.add_argument("--status", help="only clean, soft-conflict or open-conflict records")
+    export.add_argument(
+        "--codes", action="store_true", help="choice names (codes) instead of labels"
+    )
+    export.add_argument("--language", help="language of the labels, e.g. pt or en")
+    export.add_argument(
+        "--without-open-conflicts",
+        action="store_true",
+        help="leave out records with an open (hard) conflict",
+    )
+    export.add_argument(
+        "--every-revision", action="store_true", help="one row per revision, not per record"
+    )
+    export.add_argument(
+        "--full",
+        action="store_true",
+        help="include personal and sensitive data (needs --token of a coordinator and "
+        "--purpose; recorded in the audit log)",
+    )
+    export.add_argument("--token", help="a coordinator's token: limits the export to its scope")
+    export.add_argument("--purpose", default="", help="why a full export is needed")
+    export.add_argument(
+        "--threshold",
+        type=int,
+        default=5,
+        help="shareable: people counts below this are written <N (default: %(default)s)",
+    )
+    export.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _export(args: argparse.Namespace) -> int:
+    from sync_server import auth
+    from sync_server.db import Database
+    from sync_server.exports import ExportError, ExportOptions, export, parse_date
+    from sync_server.exports.progress import ProgressBar
+
+    try:
+        options = ExportOptions(
+            form_id=args.form,
+            format=args.format,
+            date_from=parse_date(args.date_from, "--from"),
+            date_to=parse_date(args.date_to, "--to"),
+            district=args.district,
+            site_id=args.site,
+            enumerator=args.enumerator,
+            status=args.status,
+            labels=not args.codes,
+            language=args.language,
+            include_open_conflicts=not args.without_open_conflicts,
+            every_revision=args.every_revision,
+            shareable=not args.full,
+            threshold=args.threshold,
+            purpose=args.purpose,
+        ).check()
+    except ExportError as error:
+        print(f"export: {error.message}", file=sys.stderr)
+        return 2
+    if not (args.data_dir / "sync.db").is_file():
+        print(f"export: no server database in {args.data_dir}", file=sys.stderr)
+        return 2
+    db = Database(args.data_dir)
+    bar = None if args.quiet else ProgressBar(sys.stderr)
+    try:
+        principal = None
+        if args.token:
+            with db.read() as conn:
+                found = auth.principal_for_token(conn, args.token)
+            if not isinstance(found, auth.Principal):
+                print("export: the token is unknown or revoked.", file=sys.stderr)
+                return 2
+            principal = found
+        summary = export(db, options, args.out, principal=principal, progress=bar)
+    except ExportError as error:
+        if bar:
+            bar.finish()
+        print(f"export: {error.message} Nothing was written.", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    if bar:
+        bar.finish()
+    tables = ", ".join(f"{name}: {count}" for name, count in summary.rows.items())
+    kind = "shareable" if summary.shareable else "FULL (personal data; audited)"
+    print(f"Exported {summary.records} record(s) ({tables}) to {args.out} [{kind}]")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

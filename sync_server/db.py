@@ -271,6 +271,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (url, revision_id)
     );
     """,
+    # 4: exports (sync_server/exports/); their audit entries go to audit_log (migration 2).
+    """
+    -- The key of the untraceable record ids in shareable exports (an HMAC): without it,
+    -- nobody can link an exported row back to a record. SQLite's randomblob() draws from
+    -- its CSPRNG, seeded by the operating system.
+    INSERT INTO meta (key, value) VALUES ('export_secret', lower(hex(randomblob(32))));
+    """,
 ]
 
 

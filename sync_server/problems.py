@@ -65,6 +65,9 @@ CATALOGUE: dict[tuple[int, str], str] = {
     (422, "wrong-fields"): "a field-by-field decision that doesn't name exactly the "
     "conflict's fields",
     (429, "rate-limited"): "too many failed enrollments; wait `Retry-After` seconds",
+    (422, "unknown-format"): "an export format other than csvzip, xlsx, geojson, hxl",
+    (422, "bad-options"): "export options that can't be met (a date range ending before it "
+    "starts, a full export without a purpose)",
     (500, "internal"): "the server failed; nothing was stored from the request",
 }
 _STATUSES: dict[str, list[int]] = {}

@@ -35,6 +35,7 @@ OPERATIONS = [
     ("POST", "/api/v1/duplicates/{pair_id}/reopen"),
     ("GET", "/api/v1/duplicates/{pair_id}/audit"),
     ("POST", "/api/v1/device-report"),
+    ("GET", "/api/v1/exports/{form_id}"),
 ]
 
 
@@ -65,7 +66,8 @@ def test_the_list_covers_every_operation(api_schema):
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_no_request_makes_the_server_fail(api_schema, tokens, sync_server, method, path):
     operation = api_schema[path][method]
-    token = tokens["coordinator" if "/conflicts" in path or "/duplicates" in path else "device"]
+    coordinator_only = "/conflicts" in path or "/duplicates" in path or "/exports" in path
+    token = tokens["coordinator" if coordinator_only else "device"]
 
     @given(case=operation.as_strategy())
     @settings(

@@ -519,7 +519,8 @@ def test_every_cli_command_has_help_and_is_documented():
     docs = (Path(__file__).parent.parent / "docs" / "sync-protocol.md").read_text()
     commands = _parser()._subparsers._group_actions[0].choices
     assert set(commands) == {
-        "serve", "enroll", "revoke", "coordinator", "publish-form", "forward", "duplicates"
+        "serve", "enroll", "revoke", "coordinator", "publish-form", "forward", "duplicates",
+        "export"
     }  # fmt: skip
     for name, sub in commands.items():
         assert sub.description, name

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from forms.text import fold
 from sync_server import auth
 from sync_server.app import create_app
+from sync_server.db import Database
 from sync_server.workspace import accounts, testing
 from sync_server.workspace.accounts import COOKIE_NAME
 from sync_server.workspace.i18n import CATALOGUE
@@ -249,6 +250,7 @@ def test_only_a_national_administrator_creates_accounts(server: Server):
 
 def test_the_cli_creates_a_coordinator_who_can_sign_in(tmp_path: Path):
     data = tmp_path / "d"
+    Database(data).close()  # the management commands need an existing database
     command = [sys.executable, "-m", "sync_server.cli", "coordinator", "--name", "Graça Sitoe",
                "--district", "MZ1120", "--password-prompt", "--data-dir", str(data)]  # fmt: skip
     made = subprocess.run(command, input=PASSWORD + "\n", capture_output=True, text=True,

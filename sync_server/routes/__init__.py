@@ -15,13 +15,14 @@
               POST /api/v1/duplicates/{id}/confirm|dismiss|reopen   a coordinator's decision
               GET  /api/v1/duplicates/{id}/audit        the decisions on a pair (ids only)
     devices   POST /api/v1/device-report                a tablet's app version, outbox, clock
+    exports   GET  /api/v1/exports/{form_id}?format=    an export file (coordinators)
 
 A router reads the request, calls the domain modules (`auth`, `records`, `catalog`,
 `ingest`) and shapes the answer; it decides no HTTP status itself beyond raising a
 `Problem` (`sync_server.problems`).
 """
 
-from sync_server.routes import devices, duplicates, enroll, forms, health, review, sync
+from sync_server.routes import devices, duplicates, enroll, exports, forms, health, review, sync
 
 ROUTERS = [
     health.router,
@@ -31,6 +32,7 @@ ROUTERS = [
     review.router,
     duplicates.router,
     devices.router,
+    exports.router,
 ]
 
 __all__ = ["ROUTERS"]

@@ -10,7 +10,14 @@ from typing import Any
 
 from forms.samples import sample_diaspora_interview, sample_household, sample_site_check
 
-FORM_VERSION = "2026112401"
+# The bundled forms' versions (forms/*.xlsx settings): a revision of another version is
+# refused, so these change with the forms.
+FORM_VERSIONS = {
+    "household_registration": "2026113001",
+    "site_check": "2026113001",
+    "diaspora_mapping": "2026112401",
+}
+FORM_VERSION = FORM_VERSIONS["household_registration"]
 
 
 def revision(
@@ -21,16 +28,16 @@ def revision(
     record_id: str | None = None,
     parent: str | None = None,
     hlc_ms: int | None = None,
-    form_version: str = FORM_VERSION,
+    form_version: str | None = None,
 ) -> dict[str, Any]:
-    """A revision as a tablet sends it."""
+    """A revision as a tablet sends it (of the bundled form's version unless told)."""
     ms = hlc_ms if hlc_ms is not None else int(time.time() * 1000)
     return {
         "revision_id": str(uuid.uuid4()),
         "record_id": record_id or str(uuid.uuid4()),
         "parent_revision_id": parent,
         "form_id": form_id,
-        "form_version": form_version,
+        "form_version": form_version or FORM_VERSIONS[form_id],
         "device_id": device_id,
         "hlc": f"{ms:015d}-00000-{device_id}",
         "created_at": "2026-11-20T09:30:00Z",
