@@ -809,3 +809,16 @@ def test_a_draft_can_be_found_by_its_title_before_finalizing(tmp_path):
         (record_id, "João Mussa", "draft")
     ]
     store.close()
+
+
+def test_count_records_matches_every_page_of_records(store, listed):
+    pages = [store.records(FORM, search="joao", limit=1, offset=n) for n in range(3)]
+    assert [[row.title for row in page] for page in pages] == [
+        ["Maria João"],
+        ["João Macuácua"],
+        [],
+    ]
+    assert store.count_records(FORM, search="joao") == 2
+    assert store.count_records(FORM) == 5
+    assert store.count_records(FORM, state=[]) == 0
+    assert store.count_records("another_form") == 0

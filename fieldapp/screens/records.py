@@ -1,13 +1,16 @@
 """The records of one form: search, filter by state, sort by date, open one.
 
-A RecycleView draws only the rows on screen, so 10,000 records scroll smoothly; the store
-does the searching, filtering and paging in SQL.
+A RecycleView draws only the rows on screen; the store does the searching, filtering and
+paging in SQL. The list loads a page at a time and the next page when the enumerator
+scrolls to the end: laying out all 10,000 rows of a busy tablet took most of a second
+(benchmarks/bench_app.py), and nobody scrolls through them when search finds one.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.metrics import dp, sp
 from kivy.properties import ListProperty, NumericProperty, StringProperty
@@ -25,7 +28,8 @@ STATE_COLOURS = {
     "finalized": (0.06, 0.3, 0.45, 1),
     "sent": (0.06, 0.45, 0.35, 1),
 }
-PAGE = 10_000
+PAGE = 200  # rows loaded at a time
+ROW_HEIGHT = dp(64)  # records.kv: the RecycleBoxLayout's default_size
 
 
 class RecordRowView(ButtonBehavior, BoxLayout):
@@ -54,6 +58,7 @@ class RecordListScreen(Screen):
         self.form_id: str | None = None
         self.state_filter: str | None = None
         self.newest_first = True
+        self.total = 0  # records matching the search and filter, all pages
         RecordRowView.screen = self
 
     def show_form(self, form_id: str) -> None:
@@ -102,20 +107,51 @@ class RecordListScreen(Screen):
         self.refresh()
 
     def refresh(self) -> None:
+        """Show the first page of records matching the search and the state filter."""
         if self.form_id is None:
             return
         entry = next((e for e in self.app.catalog.entries() if e.form_id == self.form_id), None)
         self.heading = self.app.form_title(entry) if entry else self.form_id
-        search = self.ids.search.text.strip() or None
+        self.total = self.app.store.count_records(
+            self.form_id, state=self.state_filter, search=self._search()
+        )
+        self.ids.list.data = self._rows(offset=0)
+        self.ids.list.scroll_y = 1
+        self._summarize()
+
+    def load_more(self) -> None:
+        """Append the next page, keeping the rows the enumerator is looking at in place."""
+        view = self.ids.list
+        shown = len(view.data)
+        if shown >= self.total:
+            return
+        above = (shown * ROW_HEIGHT - view.height) * (1 - view.scroll_y)  # px scrolled
+        view.data.extend(self._rows(offset=shown))
+        span = len(view.data) * ROW_HEIGHT - view.height
+        # scroll_y is a fraction of the list's height, which just grew: keep the pixels.
+        view.scroll_y = 1 - above / span if span > 0 else 1
+        self._summarize()
+
+    def scrolled(self, scroll_y: float) -> None:
+        """Near the end of what is loaded: load the next page before the enumerator gets
+        there (scheduled, not during the scroll event that reported it)."""
+        if scroll_y <= 0.05 and len(self.ids.list.data) < self.total:
+            Clock.schedule_once(lambda _dt: self.load_more(), 0)
+
+    def _search(self) -> str | None:
+        return self.ids.search.text.strip() or None
+
+    def _rows(self, offset: int) -> list[dict]:
         rows = self.app.store.records(
             self.form_id,
             state=self.state_filter,
-            search=search,
+            search=self._search(),
             newest_first=self.newest_first,
             limit=PAGE,
+            offset=offset,
         )
         labels = {"draft": _("Draft"), "finalized": _("Not sent"), "sent": _("Sent")}
-        self.ids.list.data = [
+        return [
             {
                 "title": row.title or _("(no name) {id}").format(id=row.record_id[:8]),
                 "state_text": labels.get(row.state, row.state),
@@ -124,11 +160,21 @@ class RecordListScreen(Screen):
                 "record_id": row.record_id,
                 "index": number,
             }
-            for number, row in enumerate(rows)
+            for number, row in enumerate(rows, start=offset)
         ]
-        self.summary = ngettext("{count} record", "{count} records", len(rows)).format(
-            count=format_number(len(rows))
-        )
+
+    def _summarize(self) -> None:
+        shown = len(self.ids.list.data)
+        if shown >= self.total:
+            self.summary = ngettext("{count} record", "{count} records", self.total).format(
+                count=format_number(self.total)
+            )
+            return
+        self.summary = ngettext(
+            "{shown} of {count} record shown: scroll down for more, or search",
+            "{shown} of {count} records shown: scroll down for more, or search",
+            self.total,
+        ).format(shown=format_number(shown), count=format_number(self.total))
 
     def open_record(self, record_id: str) -> None:
         self.app.open_record(record_id)

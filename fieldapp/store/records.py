@@ -312,32 +312,34 @@ class RecordsMixin:
 
         ``state`` is one state or several. ``search`` matches a part of the title,
         ignoring case and accents ("joao" finds "João"), or the start of the record id.
+        ``limit`` and ``offset`` page through them (the list screen loads a page at a time).
         """
-        where, params = [], []
-        if form_id is not None:
-            where.append("form_id = ?")
-            params.append(form_id)
-        if state is not None:
-            states = [state] if isinstance(state, str) else list(state)
-            if not states:
-                return []
-            for each in states:
-                _check_state(each)
-            where.append(f"state IN ({', '.join('?' * len(states))})")
-            params.extend(states)
-        if search and search.strip():
-            where.append("(search_key LIKE ? ESCAPE '\\' OR record_id LIKE ? ESCAPE '\\')")
-            params.append(f"%{_like_escape(_search_key(search))}%")
-            params.append(f"{_like_escape(search.strip().lower())}%")
+        where = _record_filter(form_id, state, search)
+        if where is None:
+            return []
+        clause, params = where
         direction = "DESC" if newest_first else "ASC"
         sql = (
             "SELECT record_id, form_id, form_version, state, title, site_id, created_at, "
-            "updated_at FROM records"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-            + f" ORDER BY updated_at {direction}, rowid {direction} LIMIT ? OFFSET ?"
+            f"updated_at FROM records{clause}"
+            f" ORDER BY updated_at {direction}, rowid {direction} LIMIT ? OFFSET ?"
         )
         rows = self._db().execute(sql, [*params, int(limit), int(offset)]).fetchall()
         return [RecordRow(*row) for row in rows]
+
+    def count_records(
+        self,
+        form_id: str | None = None,
+        *,
+        state: str | Iterable[str] | None = None,
+        search: str | None = None,
+    ) -> int:
+        """How many records `records()` would list with the same filters, all pages."""
+        where = _record_filter(form_id, state, search)
+        if where is None:
+            return 0
+        clause, params = where
+        return self._db().execute(f"SELECT count(*) FROM records{clause}", params).fetchone()[0]
 
     def record_counts(self, form_id: str) -> dict[str, int]:
         """How many records of the form are in each state: {"draft": n, "finalized": n, ...}."""
@@ -383,3 +385,28 @@ class RecordsMixin:
             [record_id],
         ).fetchall()
         return [_revision(row) for row in rows]
+
+
+def _record_filter(
+    form_id: str | None, state: str | Iterable[str] | None, search: str | None
+) -> tuple[str, list[Any]] | None:
+    """The WHERE clause `records()` and `count_records()` share; None when nothing can match
+    (an empty list of states)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if form_id is not None:
+        where.append("form_id = ?")
+        params.append(form_id)
+    if state is not None:
+        states = [state] if isinstance(state, str) else list(state)
+        if not states:
+            return None
+        for each in states:
+            _check_state(each)
+        where.append(f"state IN ({', '.join('?' * len(states))})")
+        params.extend(states)
+    if search and search.strip():
+        where.append("(search_key LIKE ? ESCAPE '\\' OR record_id LIKE ? ESCAPE '\\')")
+        params.append(f"%{_like_escape(_search_key(search))}%")
+        params.append(f"{_like_escape(search.strip().lower())}%")
+    return (f" WHERE {' AND '.join(where)}" if where else ""), params
