@@ -152,12 +152,15 @@ def capture(
         shot("09-select-multiple", question("vulnerabilities"))
         screen.open_index()
         pump(3)
-        shot("10-jump-index", _("Jump to a question"), _("needs attention"))
+        shot("10-jump-index", _("Jump to a question"), _("needs attention"), _("Go back"))
         screen.popup.dismiss()
         wait(0.5)
         screen.finalize()
         pump(3)
-        shot("11-finalize-blocked", _("Next"))
+        # Scrolled to the end of the questions: the banner stays pinned in view.
+        screen.ids.scroll.scroll_y = 0
+        pump(3)
+        shot("11-finalize-blocked", screen.banner_text, _("Next"))
         screen.save_and_exit()
         pump(2)
 

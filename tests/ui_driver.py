@@ -157,6 +157,6 @@ def jump_to(app, step_key: str) -> None:
     screen.open_index()
     wait(0.3)
     position = next(i for i, step in enumerate(app.session.steps) if step.key == step_key)
-    entry = screen.popup.content.data[position]
+    entry = screen.popup.content.index.data[position]
     entry["on_release"]()
     wait(0.3)

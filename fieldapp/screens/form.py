@@ -42,6 +42,7 @@ class FormScreen(Screen):
     form_title = StringProperty("")
     step_text = StringProperty("")
     progress = NumericProperty(0)
+    banner_text = StringProperty("")  # pinned above the questions (form.kv)
     can_go_back = BooleanProperty(False)
     next_text = StringProperty("")
     t_back = StringProperty("")
@@ -63,7 +64,6 @@ class FormScreen(Screen):
         self.session: FormSession | None = None
         self.question_widgets: list[QuestionWidget] = []
         self._rendered_slots: tuple[str, ...] = ()
-        self.banner: Label | None = None
         self.popup: Popup | None = None
 
     # --- opening ------------------------------------------------------------------------
@@ -99,9 +99,7 @@ class FormScreen(Screen):
         offset = self._offset_from_top()
         body.clear_widgets()
         self.question_widgets = []
-        if banner:
-            self.banner = WrappedLabel(text=banner, font_size=sp(19), color=ERROR_COLOUR, bold=True)
-            body.add_widget(self.banner)
+        self.banner_text = banner
         if step.instance:
             repeat_label = self._instance_heading(step)
             if repeat_label:
@@ -363,6 +361,11 @@ class FormScreen(Screen):
     def toggle_language(self) -> None:
         self.on_language("en" if current_language() == "pt" else "pt")
 
+    @property
+    def banner(self) -> Label:
+        """The pinned "cannot finalize" message (empty when there is none)."""
+        return self.ids.banner
+
     def open_index(self) -> None:
         entries = self.session.index_entries()
         view = IndexList()
@@ -375,9 +378,18 @@ class FormScreen(Screen):
             }
             for position, title, errors in entries
         ]
+        # A button to close it, in view in both orientations: tapping outside a popup is
+        # not something an enumerator finds.
+        content = Factory.IndexPopupContent()
+        content.index = view
+        content.add_widget(view)
+        back = BigButton(text=_("Go back"))
+        content.add_widget(back)
         self.popup = Popup(
-            title=_("Jump to a question"), content=view, size_hint=(0.9, 0.9), title_size=sp(20)
+            title=_("Jump to a question"), content=content, size_hint=(0.9, 0.9), title_size=sp(20)
         )
+        back.bind(on_release=lambda *_: self.popup.dismiss())
+        self.popup.back_button = back
         self.popup.open()
 
     def _jump(self, position: int) -> None:

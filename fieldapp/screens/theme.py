@@ -27,6 +27,7 @@ ON_DARK_COLOUR: Colour = (1, 1, 1, 1)
 
 # Surfaces
 PAGE_BACKGROUND: Colour = (0.97, 0.97, 0.96, 1)
+BANNER_BACKGROUND: Colour = (0.99, 0.91, 0.91, 1)  # behind the pinned "can't finalize" banner
 TOP_BAR: Colour = (0.06, 0.30, 0.45, 1)
 
 # Buttons
