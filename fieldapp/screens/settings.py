@@ -2,8 +2,9 @@
 
 The set-up screen appears only at first start; everything it asks (and what a tablet
 needs after a failed enrollment or a revocation) can be changed here: the server address,
-a new enrollment code (typed, or pasted from the `dfk://enroll?...` text of the QR code
-that `sync-server enroll` writes), the language. It also shows the full device id a
+a new enrollment code (typed, pasted from the `dfk://enroll?...` text of the QR code
+that `sync-server enroll` writes, or scanned with the camera where Kivy has a camera
+provider; `fieldapp/qr.py` reads the frames), the language. It also shows the full device id a
 coordinator needs for `sync-server revoke --device`, with a copy action, and how far the
 tablet's clock was from the server's at the last sync.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from kivy.clock import mainthread
+from kivy.clock import Clock, mainthread
 from kivy.core.clipboard import Clipboard
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
@@ -21,6 +22,7 @@ from kivy.uix.screenmanager import Screen
 
 from fieldapp.attention import CLOCK_SKEW
 from fieldapp.i18n import _, current_language
+from fieldapp.qr import Enrollment, NoQRCodeFound, NotAnEnrollmentCode, decode_frame
 from fieldapp.sync_messages import describe
 
 Builder.load_file(str(Path(__file__).with_name("settings.kv")))
@@ -28,6 +30,16 @@ Builder.load_file(str(Path(__file__).with_name("settings.kv")))
 OK_COLOUR = [0.06, 0.45, 0.35, 1]
 ERROR_COLOUR = [0.75, 0.1, 0.1, 1]
 CLOCK_TOLERANCE_S = 120  # more than this apart and times in records are misleading
+SCAN_EVERY_S = 0.5  # camera frames decoded per second: 2 (about 20 ms each)
+
+
+def camera_available() -> bool:
+    """Whether Kivy found a camera provider on this device (Android's camera, OpenCV,
+    GStreamer...). Asked once, when Settings first opens: the look-up logs each provider
+    it tries, and the answer does not change while the app runs."""
+    from kivy.core.camera import Camera as CoreCamera
+
+    return CoreCamera is not None
 
 
 class SettingsScreen(Screen):
@@ -47,10 +59,15 @@ class SettingsScreen(Screen):
     message_colour = ListProperty(OK_COLOUR)
     enrolling = BooleanProperty(False)
     language = StringProperty("pt")
+    has_camera = BooleanProperty(False)
+    t_scan = StringProperty("")
+    t_no_camera = StringProperty("")
 
     def __init__(self, app, **kwargs):
         super().__init__(**kwargs)
         self.app = app
+        self._camera_checked = False
+        self.scanner = None  # the camera popup while it is open
         self.retranslate()
 
     def on_pre_enter(self, *args) -> None:
@@ -59,6 +76,9 @@ class SettingsScreen(Screen):
         self.ids.server.text = store.get_setting("server_url") or ""
         self.ids.code.text = ""
         self.message = ""
+        if not self._camera_checked:
+            self.has_camera = camera_available()
+            self._camera_checked = True
         self.retranslate()
 
     def retranslate(self) -> None:
@@ -70,6 +90,10 @@ class SettingsScreen(Screen):
         self.t_server = _("Sync server address")
         self.t_code = _("Enrollment code (from your supervisor, or the text of its QR code)")
         self.t_enroll = _("Save and enroll")
+        self.t_scan = _("Scan the QR code")
+        self.t_no_camera = _(
+            "No camera was found on this device: paste the text of the QR code, or type the code."
+        )
         self.t_device = _("Device ID (your coordinator needs it to revoke this tablet)")
         self.t_copy = _("Copy")
         self.t_language = _("Language")
@@ -100,6 +124,66 @@ class SettingsScreen(Screen):
         Clipboard.copy(self.device_id)
         self.message = _("Device ID copied.")
         self.message_colour = OK_COLOUR
+
+    # --- scanning the enrollment QR code -------------------------------------------------
+
+    def scan(self) -> None:
+        """Show the camera; decode a frame every half second until an enrollment code is
+        read. Not tried on a real camera here (this machine has none): the frames' path
+        from the camera texture on is tested with photos of the server's QR image."""
+        from kivy.uix.boxlayout import BoxLayout
+        from kivy.uix.camera import Camera
+        from kivy.uix.label import Label
+        from kivy.uix.popup import Popup
+
+        from fieldapp.screens.widgets import BigButton
+
+        layout = BoxLayout(orientation="vertical", spacing=8)
+        camera = Camera(play=True, resolution=(640, 480))
+        layout.add_widget(camera)
+        self.scan_status = Label(text=_("Point the camera at the enrollment QR code."))
+        self.scan_status.size_hint_y = None
+        self.scan_status.height = 48
+        layout.add_widget(self.scan_status)
+        back = BigButton(text=_("Go back"))
+        layout.add_widget(back)
+        popup = Popup(title=self.t_scan, content=layout, size_hint=(0.9, 0.9))
+        ticker = Clock.schedule_interval(lambda _dt: self._scan_camera(camera), SCAN_EVERY_S)
+
+        def closed(*_args) -> None:
+            ticker.cancel()
+            camera.play = False
+            self.scanner = None
+
+        popup.bind(on_dismiss=closed)
+        back.bind(on_release=lambda *_: popup.dismiss())
+        self.scanner = popup
+        popup.open()
+
+    def _scan_camera(self, camera) -> None:
+        texture = camera.texture
+        if texture is not None:
+            self.scanned_frame(texture.pixels, tuple(texture.size))
+
+    def scanned_frame(self, pixels: bytes, size: tuple[int, int]) -> Enrollment | None:
+        """Decode one camera frame (RGBA, rows bottom up, as Kivy textures hold them); on an
+        enrollment code, fill the code and the server and close the camera."""
+        try:
+            found = decode_frame(pixels, size)
+        except NoQRCodeFound:
+            return None  # no code in this frame yet: keep looking
+        except NotAnEnrollmentCode:
+            if self.scanner is not None:
+                self.scan_status.text = _("This QR code is not an enrollment code.")
+            return None
+        self.ids.code.text = found.code
+        if found.server:
+            self.ids.server.text = found.server
+        self.message = _("QR code read. Press “Save and enroll”.")
+        self.message_colour = OK_COLOUR
+        if self.scanner is not None:
+            self.scanner.dismiss()
+        return found
 
     def save(self) -> None:
         """Keep the enumerator and server; enroll (again) when a code was entered."""
