@@ -26,6 +26,7 @@ from fieldapp.screens.records import RecordListScreen
 from fieldapp.screens.settings import SettingsScreen
 from fieldapp.screens.setup import SetupScreen
 from fieldapp.screens.sync import SyncScreen
+from fieldapp.screens.theme import PAGE_BACKGROUND
 from fieldapp.session import FormSession
 from fieldapp.store import Store
 
@@ -71,7 +72,7 @@ class FieldApp(App):
         from kivy.lang import Builder
 
         Builder.load_file(str(Path(__file__).parent / "screens" / "common.kv"))
-        Window.clearcolor = (0.97, 0.97, 0.96, 1)
+        Window.clearcolor = PAGE_BACKGROUND
         self.manager = ScreenManager(transition=NoTransition())
         self.setup_screen = SetupScreen(self, name="setup")
         self.home_screen = HomeScreen(self, name="home")

@@ -44,3 +44,17 @@ def test_every_text_colour_reads_at_least_4_5_to_1_on_the_page(name):
         "WARNING_COLOUR": WARNING_COLOUR,
     }[name]
     assert contrast(colour, PAGE) >= 4.5
+
+
+def test_no_kv_file_spells_a_colour_out():
+    """One home for the look: .kv rules name theme colours (`theme.TEXT_COLOUR`), never
+    numbers, so a colour changed in theme.py changes everywhere."""
+    import re
+    from pathlib import Path
+
+    import fieldapp.screens.theme
+
+    spelled = re.compile(r"^\s*(rgba|color|background_color)\s*:.*\d\.\d", re.MULTILINE)
+    folder = Path(fieldapp.screens.theme.__file__).parent
+    found = {kv.name: spelled.findall(kv.read_text("utf-8")) for kv in sorted(folder.glob("*.kv"))}
+    assert {name: lines for name, lines in found.items() if lines} == {}

@@ -19,6 +19,7 @@ from kivy.uix.label import Label
 from kivy.uix.popup import Popup
 
 from fieldapp.i18n import _, babel_locale
+from fieldapp.screens import theme
 
 
 def month_name(month: int) -> str:
@@ -57,7 +58,7 @@ class DatePicker(Popup):
             column = BoxLayout(orientation="vertical", spacing=dp(8))
             for step in (1, None, -1):
                 if step is None:
-                    label = Label(font_size=sp(24), bold=True, color=(1, 1, 1, 1))
+                    label = Label(font_size=sp(24), bold=True, color=theme.ON_DARK_COLOUR)
                     self.labels[part] = label
                     column.add_widget(label)
                     continue
@@ -74,7 +75,7 @@ class DatePicker(Popup):
             text=_("OK"),
             font_size=sp(20),
             background_normal="",
-            background_color=(0.06, 0.45, 0.35, 1),
+            background_color=theme.CHOSEN_BUTTON,
         )
         self.ok_button.bind(on_release=lambda *_: self.pick())
         actions.add_widget(self.cancel_button)

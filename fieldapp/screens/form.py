@@ -25,7 +25,16 @@ from kivy.uix.screenmanager import Screen
 
 from fieldapp.catalog import localized_title
 from fieldapp.i18n import N_, _, current_language, format_number, ngettext
-from fieldapp.screens.theme import DANGER_BUTTON, ERROR_COLOUR, TEXT_COLOUR
+from fieldapp.screens.theme import (
+    DANGER_BUTTON,
+    ERROR_COLOUR,
+    HEADING_COLOUR,
+    INDEX_ROW,
+    NO_RATING,
+    ON_DARK_COLOUR,
+    RATING_COLOURS,
+    TEXT_COLOUR,
+)
 from fieldapp.screens.widgets import (
     BigButton,
     QuestionWidget,
@@ -105,7 +114,7 @@ class FormScreen(Screen):
             if repeat_label:
                 body.add_widget(
                     WrappedLabel(
-                        text=repeat_label, font_size=sp(18), color=(0.06, 0.3, 0.45, 1), bold=True
+                        text=repeat_label, font_size=sp(18), color=HEADING_COLOUR, bold=True
                     )
                 )
         if step.kind == "repeat":
@@ -197,7 +206,7 @@ class FormScreen(Screen):
                 size_hint_x=None,
                 width=dp(150),
                 font_size=sp(18),
-                background_color=(0.8, 0.3, 0.3, 1),
+                background_color=DANGER_BUTTON,
             )
             remove.bind(
                 on_release=lambda _b, p=position: self.confirm_remove(repeat, step.index, p)
@@ -226,10 +235,10 @@ class FormScreen(Screen):
                 size_hint_x=None,
                 width=dp(110),
                 bold=True,
-                color=(1, 1, 1, 1),
+                color=ON_DARK_COLOUR,
                 font_size=sp(17),
             )
-            colour = RATING_COLOURS.get(rating.colour or "", (0.5, 0.5, 0.5, 1))
+            colour = RATING_COLOURS.get(rating.colour or "", NO_RATING)
             with chip.canvas.before:
                 Color(*colour)
                 chip._background = Rectangle(pos=chip.pos, size=chip.size)
@@ -425,7 +434,7 @@ class IndexEntry(Button):
             halign="left",
             valign="middle",
             background_normal="",
-            background_color=(0.93, 0.94, 0.95, 1),
+            background_color=INDEX_ROW,
             **kwargs,
         )
         self.bind(size=lambda b, s: setattr(b, "text_size", (s[0] - dp(24), None)))
@@ -437,13 +446,6 @@ class IndexList(RecycleView):
 
 
 Factory.register("IndexEntry", cls=IndexEntry)
-
-
-RATING_COLOURS = {
-    "green": (0.13, 0.55, 0.25, 1),
-    "amber": (0.85, 0.55, 0.05, 1),
-    "red": (0.75, 0.12, 0.12, 1),
-}
 
 
 def _follow(widget, *_args) -> None:

@@ -20,14 +20,10 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.togglebutton import ToggleButton
 
 from fieldapp.i18n import _, format_number, ngettext
+from fieldapp.screens.theme import RECORD_STATE_COLOURS, TEXT_COLOUR
 
 Builder.load_file(str(Path(__file__).with_name("records.kv")))
 
-STATE_COLOURS = {
-    "draft": (0.65, 0.4, 0.0, 1),
-    "finalized": (0.06, 0.3, 0.45, 1),
-    "sent": (0.06, 0.45, 0.35, 1),
-}
 PAGE = 200  # rows loaded at a time
 ROW_HEIGHT = dp(64)  # records.kv: the RecycleBoxLayout's default_size
 
@@ -155,7 +151,7 @@ class RecordListScreen(Screen):
             {
                 "title": row.title or _("(no name) {id}").format(id=row.record_id[:8]),
                 "state_text": labels.get(row.state, row.state),
-                "state_colour": STATE_COLOURS.get(row.state, (0, 0, 0, 1)),
+                "state_colour": RECORD_STATE_COLOURS.get(row.state, TEXT_COLOUR),
                 "when": row.updated_at[:16].replace("T", " "),
                 "record_id": row.record_id,
                 "index": number,

@@ -23,12 +23,13 @@ from kivy.uix.screenmanager import Screen
 from fieldapp.attention import CLOCK_SKEW
 from fieldapp.i18n import _, current_language
 from fieldapp.qr import Enrollment, NoQRCodeFound, NotAnEnrollmentCode, decode_frame
+from fieldapp.screens import theme
 from fieldapp.sync_messages import describe
 
 Builder.load_file(str(Path(__file__).with_name("settings.kv")))
 
-OK_COLOUR = [0.06, 0.45, 0.35, 1]
-ERROR_COLOUR = [0.75, 0.1, 0.1, 1]
+OK_COLOUR = list(theme.OK_COLOUR)
+ERROR_COLOUR = list(theme.ERROR_COLOUR)
 CLOCK_TOLERANCE_S = 120  # more than this apart and times in records are misleading
 SCAN_EVERY_S = 0.5  # camera frames decoded per second: 2 (about 20 ms each)
 

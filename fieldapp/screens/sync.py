@@ -17,6 +17,7 @@ from kivy.uix.screenmanager import Screen
 
 from fieldapp.attention import attention_items, clock_warning
 from fieldapp.i18n import _, format_moment, format_number, ngettext
+from fieldapp.screens import theme
 from fieldapp.sync_messages import describe
 
 Builder.load_file(str(Path(__file__).with_name("sync.kv")))
@@ -32,8 +33,8 @@ class SyncErrorRow(Button):
             halign="left",
             valign="middle",
             background_normal="",
-            background_color=(0.98, 0.92, 0.9, 1),
-            color=(0.5, 0.1, 0.1, 1),
+            background_color=theme.ATTENTION_BACKGROUND,
+            color=theme.ATTENTION_TEXT,
             **kwargs,
         )
         self.bind(size=lambda b, s: setattr(b, "text_size", (s[0] - 24, None)))
@@ -56,7 +57,7 @@ class SyncScreen(Screen):
     progress_text = StringProperty("")
     status_text = StringProperty("")
     clock_text = StringProperty("")
-    status_colour = ListProperty([0.1, 0.1, 0.12, 1])
+    status_colour = ListProperty(list(theme.TEXT_COLOUR))
     fraction = NumericProperty(0)
     running = BooleanProperty(False)
 
@@ -109,14 +110,14 @@ class SyncScreen(Screen):
         client = self.app.sync_client()
         if client is None:
             self.status_text = _("Set up a server and enrollment code first, in Settings.")
-            self.status_colour = [0.75, 0.1, 0.1, 1]
+            self.status_colour = list(theme.ERROR_COLOUR)
             return
         self.client = client
         self.running = True
         self.fraction = 0
         self.progress_text = ""
         self.status_text = _("Syncing…")
-        self.status_colour = [0.1, 0.1, 0.12, 1]
+        self.status_colour = list(theme.TEXT_COLOUR)
         threading.Thread(target=self._run, args=(client,), daemon=True, name="sync").start()
 
     def cancel(self) -> None:
@@ -167,9 +168,9 @@ class SyncScreen(Screen):
         self.running = False
         if error is not None:
             self.status_text = describe(error)
-            self.status_colour = [0.75, 0.1, 0.1, 1]
+            self.status_colour = list(theme.ERROR_COLOUR)
         else:
             self.status_text = _("Sync complete.")
-            self.status_colour = [0.06, 0.45, 0.35, 1]
+            self.status_colour = list(theme.OK_COLOUR)
             self.fraction = 1
         self.refresh()

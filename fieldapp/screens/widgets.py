@@ -26,8 +26,12 @@ from kivy.uix.togglebutton import ToggleButton
 from fieldapp.i18n import _
 from fieldapp.screens.theme import (
     ANSWER_BUTTON,
+    CARD_BACKGROUND,
+    CHECKBOX_COLOUR,
+    CHOSEN_CHOICE,
     ERROR_COLOUR,
     HINT_COLOUR,
+    ON_DARK_COLOUR,
     ROW_HEIGHT,
     TEXT_COLOUR,
     WARNING_COLOUR,
@@ -354,8 +358,8 @@ class ChoiceButton(SharedTexture, ToggleButton):
 
     def _paint(self, *_args) -> None:
         chosen = self.state == "down"
-        self.background_color = (0.06, 0.40, 0.45, 1) if chosen else (1, 1, 1, 1)
-        self.color = (1, 1, 1, 1) if chosen else TEXT_COLOUR
+        self.background_color = CHOSEN_CHOICE if chosen else CARD_BACKGROUND
+        self.color = ON_DARK_COLOUR if chosen else TEXT_COLOUR
         self.bold = chosen
 
 
@@ -477,7 +481,7 @@ class SelectMultipleQuestion(SelectOneQuestion):
         for name, label in choices:
             row = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(8))
             box = CheckBox(
-                active=name in current, size_hint_x=None, width=dp(56), color=(0.1, 0.35, 0.55, 1)
+                active=name in current, size_hint_x=None, width=dp(56), color=CHECKBOX_COLOUR
             )
             box.bind(active=self._toggled)
             self.checkboxes[name] = box
