@@ -20,6 +20,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -209,6 +210,43 @@ class ASGIHttp:
         return self.request("POST", url, **kwargs)
 
 
+# A server data folder with its forms published, made once per process and per forms
+# folder: publishing parses each XLSForm twice with pyxform (seconds for the three bundled
+# forms), which dominated the integration tier when every test built its own server.
+_PUBLISHED: dict[Path | None, Path] = {}
+
+
+def fresh_app(data_dir: Path, forms_dir: Path | None = None, **options: Any) -> Any:
+    """`create_app(data_dir, forms_dir, validation_workers=0, ...)` on a new data folder,
+    with the same result, in a fraction of the time: `data_dir` starts as a copy of a
+    folder where the forms were published once in this process, and the app is told to
+    publish nothing more. Each call gets its own folder and database: tests that use it
+    share no data. `data_dir` must not exist yet.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    from forms import FORMS_DIR
+    from sync_server.app import create_app
+
+    key = Path(forms_dir) if forms_dir else None
+    if key not in _PUBLISHED:
+        folder = Path(tempfile.mkdtemp(prefix="dfk-published-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        (folder / "no-forms").mkdir()
+        app = create_app(folder / "data", forms_dir, validation_workers=0)
+        app.state.db.close()  # checkpointed: the folder is now a complete copyable server
+        _PUBLISHED[key] = folder
+    shutil.copytree(_PUBLISHED[key] / "data", data_dir)
+    nothing = _PUBLISHED[key] / "no-forms"  # everything is published already
+    sites = Path(forms_dir or FORMS_DIR) / "data" / "transit_sites.geojson"
+    options.setdefault("validation_workers", 0)
+    if sites.is_file():
+        options.setdefault("sites_path", sites)
+    return create_app(data_dir, nothing, **options)
+
+
 class InProcessServer:
     """The sync server's ASGI app in this process: no port, no subprocess, a real SQLite file.
 
@@ -222,10 +260,8 @@ class InProcessServer:
     def __init__(self, data_dir: Path, forms_dir: Path | None = TEST_FORMS):
         from fastapi.testclient import TestClient
 
-        from sync_server.app import create_app
-
         self.data_dir = data_dir
-        self.app = create_app(data_dir, forms_dir, validation_workers=0)
+        self.app = fresh_app(data_dir, forms_dir)
         self._client = TestClient(self.app)
         self._client.__enter__()  # runs the app's start-up
         self.http = ASGIHttp(self._client)
@@ -346,3 +382,117 @@ def push(
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+# --- Load: many tablets pushing at once (tests/test_sync_server.py, benchmarks/bench_sync.py)
+
+LOAD_FORM = "household_registration"
+LOAD_SITE = "MOZ-ZAM-0001"
+
+
+def wire_revision(device_id: str, version: str, seed: int, ms: int) -> dict[str, Any]:
+    """A revision of a 6-member household as the tablet sends it."""
+    from forms.samples import sample_household
+
+    return {
+        "revision_id": str(uuid.uuid4()),
+        "record_id": str(uuid.uuid4()),
+        "parent_revision_id": None,
+        "form_id": LOAD_FORM,
+        "form_version": version,
+        "device_id": device_id,
+        "hlc": f"{ms:015d}-00000-{device_id}",
+        "created_at": "2026-11-21T10:15:00.000000Z",
+        "answers": sample_household(seed, members=6, site_id=LOAD_SITE),
+    }
+
+
+def gzip_body(device_id: str, revisions: list[dict[str, Any]]) -> bytes:
+    body = {"device_id": device_id, "batch_id": uuid.uuid4().hex[:16], "revisions": revisions}
+    return gzip.compress(json.dumps(body, separators=(",", ":")).encode(), mtime=0)
+
+
+def post(session: requests.Session, url: str, token: str, body: bytes) -> requests.Response:
+    return session.post(
+        url + "/api/v1/push",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
+        timeout=300,
+    )
+
+
+def run_load(
+    server: ServerProcess,
+    devices: int,
+    households: int,
+    version: str | None = None,
+) -> dict[str, Any]:
+    """`devices` threads, each a tablet pushing `households` households at once, in batches
+    as the client makes them. Returns latencies and what the server holds. With `version`
+    None the small test form (tests/data/mini_household.md) is used."""
+    from sync_core.transport import make_batches
+
+    enrolled = [server.enroll(district=DISTRICT) for _ in range(devices)]
+    bodies: list[list[bytes]] = []
+    sent: list[str] = []
+    now = int(time.time() * 1000)
+    for index, (device_id, _) in enumerate(enrolled):
+        if version is None:
+            revisions = [
+                revision(device_id, household(f"Person {index}-{i}", members=6), hlc_ms=now)
+                for i in range(households)
+            ]
+        else:
+            revisions = [
+                wire_revision(device_id, version, index * households + i, now)
+                for i in range(households)
+            ]
+        sent += [r["revision_id"] for r in revisions]
+        bodies.append([gzip_body(device_id, batch) for batch in make_batches(revisions)])
+    latencies: list[float] = []
+    failures: list[str] = []
+    barrier = threading.Barrier(devices)
+
+    def tablet(index: int) -> None:
+        _, token = enrolled[index]
+        with requests.Session() as session:
+            barrier.wait()  # all at once
+            for body in bodies[index]:
+                start = time.perf_counter()
+                response = post(session, server.url, token, body)
+                latencies.append(time.perf_counter() - start)
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+
+    threads = [threading.Thread(target=tablet, args=(i,)) for i in range(devices)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    counts: dict[str, int] = {}
+    for chunk in range(0, len(sent), 900):
+        ids = sent[chunk : chunk + 900]
+        rows = server.query(
+            f"SELECT revision_id, count(*) FROM revisions WHERE revision_id IN "
+            f"({','.join('?' * len(ids))}) GROUP BY revision_id",
+            tuple(ids),
+        )
+        counts.update({row[0]: row[1] for row in rows})
+    latencies.sort()
+    return {
+        "sent": len(sent),
+        "lost": sum(1 for rid in sent if rid not in counts),
+        "duplicated": sum(1 for n in counts.values() if n > 1),
+        "failures": failures,
+        "pushes": len(latencies),
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "elapsed": elapsed,
+        "locked": "database is locked" in server.log(),
+    }

@@ -35,7 +35,6 @@ from forms import FORMS_DIR, load_form, validate_record
 from forms.geo import default_gazetteer
 from forms.samples import sample_household, sample_site_check
 from sync_server import auth, records
-from sync_server.app import create_app
 from sync_server.exports import (
     FILE_SUFFIX,
     BadOptions,
@@ -48,6 +47,7 @@ from sync_server.exports import (
 )
 from sync_server.exports.progress import line
 from sync_server.exports.testing import seed_records
+from sync_server.testing import fresh_app
 
 # The server in-process (its ASGI app) and real SQLite files; the CLI test is a real process.
 pytestmark = pytest.mark.integration
@@ -107,7 +107,7 @@ def server(tmp_path_factory, household_form):
     2026-11-10, 6 more at one Namacurra site on 2026-11-20, a record with a hard conflict,
     and site checks (two for one site, on different days)."""
     data_dir = tmp_path_factory.mktemp("exports") / "data"
-    app = create_app(data_dir, validation_workers=0)
+    app = fresh_app(data_dir)
     with TestClient(app) as client:
         db = app.state.db
         early = households(household_form, range(100, 124))

@@ -21,6 +21,7 @@ from forms.text import fold
 from sync_server import auth
 from sync_server.app import create_app
 from sync_server.db import Database
+from sync_server.testing import fresh_app
 from sync_server.workspace import accounts, testing
 from sync_server.workspace.accounts import COOKIE_NAME
 from sync_server.workspace.i18n import CATALOGUE
@@ -38,7 +39,8 @@ class Server:
 
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
-        self.app = create_app(data_dir, validation_workers=0)
+        # A fresh server of its own, made from a copy of one published once per run.
+        self.app = fresh_app(data_dir)
         self.client = TestClient(self.app)
         self.client.__enter__()
         self.db = self.app.state.db
@@ -124,7 +126,7 @@ def test_pages_need_a_sign_in_and_send_you_back_after_it(server: Server):
 
 
 def test_the_cookie_is_secure_when_served_over_https(tmp_path: Path):
-    app = create_app(tmp_path / "d", validation_workers=0)
+    app = fresh_app(tmp_path / "d")
     with TestClient(app, base_url="https://workspace.example") as client:
         app.state.db.write(
             lambda c: accounts.create_login(
