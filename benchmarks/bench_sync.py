@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gzip
 import json
 import sqlite3
 import statistics
@@ -40,7 +39,13 @@ from fieldapp.sync_client import SyncClient, make_batches  # noqa: E402
 from forms import FORMS_DIR, load_form  # noqa: E402
 from forms.samples import sample_household  # noqa: E402
 from sync_core.throttle import ThrottleProxy  # noqa: E402
-from sync_server.testing import ServerProcess  # noqa: E402
+from sync_server.testing import (  # noqa: E402
+    ServerProcess,
+    gzip_body,
+    post,
+    run_load,
+    wire_revision,
+)
 
 FORM = "household_registration"
 SITE = "MOZ-ZAM-0001"
@@ -51,26 +56,6 @@ def household_version() -> str:
     return load_form(FORMS_DIR / "household_registration.xlsx").version
 
 
-def wire_revision(device_id: str, version: str, seed: int, ms: int) -> dict[str, Any]:
-    """A revision of a 6-member household as the tablet sends it."""
-    return {
-        "revision_id": str(uuid.uuid4()),
-        "record_id": str(uuid.uuid4()),
-        "parent_revision_id": None,
-        "form_id": FORM,
-        "form_version": version,
-        "device_id": device_id,
-        "hlc": f"{ms:015d}-00000-{device_id}",
-        "created_at": "2026-11-21T10:15:00.000000Z",
-        "answers": sample_household(seed, members=6, site_id=SITE),
-    }
-
-
-def gzip_body(device_id: str, revisions: list[dict[str, Any]]) -> bytes:
-    body = {"device_id": device_id, "batch_id": uuid.uuid4().hex[:16], "revisions": revisions}
-    return gzip.compress(json.dumps(body, separators=(",", ":")).encode(), mtime=0)
-
-
 @contextlib.contextmanager
 def server_process(base: Path, name: str) -> Iterator[ServerProcess]:
     server = ServerProcess(base / name, forms_dir=None).start()
@@ -78,19 +63,6 @@ def server_process(base: Path, name: str) -> Iterator[ServerProcess]:
         yield server
     finally:
         server.stop()
-
-
-def post(session: requests.Session, url: str, token: str, body: bytes) -> requests.Response:
-    return session.post(
-        url + "/api/v1/push",
-        data=body,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "Content-Encoding": "gzip",
-        },
-        timeout=300,
-    )
 
 
 # --- 1. throughput -------------------------------------------------------------------
@@ -344,76 +316,6 @@ def bench_2g(base: Path, version: str, households: int, drop_every: float) -> No
 
 
 # --- 4. load -------------------------------------------------------------------------
-
-
-def run_load(
-    server: ServerProcess, devices: int, households: int, version: str | None = None
-) -> dict[str, Any]:
-    """`devices` threads, each a tablet pushing `households` households at once, in batches
-    as the client makes them. Returns latencies and what the server holds. With `version`
-    None the small test form (tests/data/mini_household.md) is used."""
-    from sync_server.testing import household, revision
-
-    enrolled = [server.enroll(district=DISTRICT) for _ in range(devices)]
-    bodies: list[list[bytes]] = []
-    sent: list[str] = []
-    now = int(time.time() * 1000)
-    for index, (device_id, _) in enumerate(enrolled):
-        if version is None:
-            revisions = [
-                revision(device_id, household(f"Person {index}-{i}", members=6), hlc_ms=now)
-                for i in range(households)
-            ]
-        else:
-            revisions = [
-                wire_revision(device_id, version, index * households + i, now)
-                for i in range(households)
-            ]
-        sent += [r["revision_id"] for r in revisions]
-        bodies.append([gzip_body(device_id, batch) for batch in make_batches(revisions)])
-    latencies: list[float] = []
-    failures: list[str] = []
-    barrier = threading.Barrier(devices)
-
-    def tablet(index: int) -> None:
-        _, token = enrolled[index]
-        with requests.Session() as session:
-            barrier.wait()  # all at once
-            for body in bodies[index]:
-                start = time.perf_counter()
-                response = post(session, server.url, token, body)
-                latencies.append(time.perf_counter() - start)
-                if response.status_code != 200:
-                    failures.append(f"{response.status_code} {response.text[:200]}")
-
-    threads = [threading.Thread(target=tablet, args=(i,)) for i in range(devices)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    counts: dict[str, int] = {}
-    for chunk in range(0, len(sent), 900):
-        ids = sent[chunk : chunk + 900]
-        rows = server.query(
-            f"SELECT revision_id, count(*) FROM revisions WHERE revision_id IN "
-            f"({','.join('?' * len(ids))}) GROUP BY revision_id",
-            tuple(ids),
-        )
-        counts.update({row[0]: row[1] for row in rows})
-    latencies.sort()
-    return {
-        "sent": len(sent),
-        "lost": sum(1 for rid in sent if rid not in counts),
-        "duplicated": sum(1 for n in counts.values() if n > 1),
-        "failures": failures,
-        "pushes": len(latencies),
-        "p50": latencies[len(latencies) // 2],
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "elapsed": elapsed,
-        "locked": "database is locked" in server.log(),
-    }
 
 
 def bench_load(base: Path, version: str, devices: int, households: int) -> None:

@@ -42,6 +42,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "sync_server": {"fieldapp", "kivy", "tests", "benchmarks"},
     # Benchmarks use the packages' testing helpers (fieldapp.testing, sync_server.testing).
     "benchmarks": {"tests"},
+    # ...and so do the tests: code both need (the load test's tablets) lives in the package.
+    "tests": {"benchmarks"},
 }
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from benchmarks.bench_sync import run_load
 from sync_core.protocol import canonical_json
+from sync_server.testing import run_load
 from tests.sync_helpers import (
     DISTRICT,
     FORM_ID,
