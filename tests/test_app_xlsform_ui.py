@@ -68,3 +68,39 @@ def test_a_question_shows_its_picture_and_metadata_is_never_asked(app, tmp_path)
     assert audio.slot.question.name == "interview"
     assert audio.file_label.text == "Ainda sem ficheiro."
     screenshot(tmp_path / "audio-question.png")
+
+
+PHOTO_FORM = """| survey |
+| | type | name | label |
+| | image | shelter | Fotografia do abrigo |
+| | file | document | Documento |
+| settings |
+| | form_id | version | form_title |
+| | photo_demo | 1 | Fotografias |
+"""
+
+
+def test_photo_and_file_questions_offer_their_own_buttons_in_portuguese(app):
+    """A photo question is a file question with a camera button and words for photos."""
+    from kivy.uix.button import Button
+
+    app.store.cache_form("photo_demo", "1", "Fotografias", PHOTO_FORM.encode(), "server")
+    app.new_record("photo_demo")
+    pump(4)
+    [photo] = app.form_screen.question_widgets
+    app.form_screen.go_next()
+    pump(3)
+    [document] = app.form_screen.question_widgets
+    buttons = {
+        widget.slot.question.name: [
+            b.text for b in widget.walk(restrict=True) if isinstance(b, Button)
+        ]
+        for widget in (photo, document)
+    }
+    assert buttons == {
+        "shelter": ["Escolher um ficheiro", "Tirar fotografia", "Remover"],
+        "document": ["Escolher um ficheiro", "Remover"],
+    }
+    assert photo.file_label.text == "Ainda sem fotografia."
+    assert document.file_label.text == "Ainda sem ficheiro."
+    assert photo.filters() == ["*.jpg", "*.jpeg", "*.png"] and document.filters() == []

@@ -23,7 +23,7 @@ from kivy.uix.spinner import Spinner
 from kivy.uix.textinput import TextInput
 from kivy.uix.togglebutton import ToggleButton
 
-from fieldapp.i18n import _
+from fieldapp.i18n import N_, _
 from fieldapp.screens.theme import (
     ANSWER_BUTTON,
     CARD_BACKGROUND,
@@ -243,18 +243,22 @@ def _decimal_filter(text: str, from_undo: bool) -> str:
     return "".join(c for c in text if c.isdigit() or c in "-.,")
 
 
+def _number_or_text(text: str, number: Callable[[str], Any]) -> Any:
+    """The number typed, or what was typed when it isn't one: the validator says so next to
+    the question, and the enumerator's keystrokes are never silently thrown away."""
+    stripped = text.strip()
+    try:
+        return number(stripped)
+    except ValueError:
+        return stripped
+
+
 class IntegerQuestion(TextQuestion):
     input_type = "number"
     input_filter = staticmethod(_integer_filter)
 
     def convert(self, text: str) -> Any:
-        # Keep what was typed when it isn't a number: the validator says so next to the
-        # question, and the enumerator's keystrokes are never silently thrown away.
-        stripped = text.strip()
-        try:
-            return int(stripped)
-        except ValueError:
-            return stripped
+        return _number_or_text(text, int)
 
 
 class DecimalQuestion(TextQuestion):
@@ -262,11 +266,7 @@ class DecimalQuestion(TextQuestion):
     input_filter = staticmethod(_decimal_filter)
 
     def convert(self, text: str) -> Any:
-        stripped = text.strip()
-        try:
-            return float(stripped.replace(",", "."))
-        except ValueError:
-            return stripped
+        return _number_or_text(text, lambda typed: float(typed.replace(",", ".")))
 
 
 class DateQuestion(TextQuestion):
@@ -546,22 +546,8 @@ class GeopointQuestion(QuestionWidget):
     def build_input(self) -> None:
         lat, lon, accuracy = _split_point(self.current_value)
         row = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(8))
-        self.lat_input = TextInput(
-            text=lat,
-            hint_text=_("Latitude"),
-            multiline=False,
-            input_type="number",
-            font_size=sp(19),
-            padding=(dp(12), dp(14)),
-        )
-        self.lon_input = TextInput(
-            text=lon,
-            hint_text=_("Longitude"),
-            multiline=False,
-            input_type="number",
-            font_size=sp(19),
-            padding=(dp(12), dp(14)),
-        )
+        self.lat_input = _coordinate_input(lat, _("Latitude"))
+        self.lon_input = _coordinate_input(lon, _("Longitude"))
         for field in (self.lat_input, self.lon_input):
             field.bind(text=self._typed)
             row.add_widget(field)
@@ -643,27 +629,43 @@ class GeopointQuestion(QuestionWidget):
         self.lon_input.text = f"{float(location['lon']):.6f}"
 
 
-class ImageQuestion(QuestionWidget):
-    """A file chooser on desktop; the camera through plyer where there is one."""
+class FileQuestion(QuestionWidget):
+    """Audio, video or any file: chosen from the tablet's storage and attached to the
+    record (recording in the app needs a platform recorder we don't have on desktop)."""
+
+    FILTERS: ClassVar[dict[str, list[str]]] = {
+        "audio": ["*.mp3", "*.m4a", "*.ogg", "*.wav", "*.amr", "*.3gp"],
+        "video": ["*.mp4", "*.3gp", "*.webm", "*.mkv"],
+        "file": [],
+    }
+    # The words for the kind of file, marked for translation (N_) and translated when shown.
+    empty_text = N_("No file yet.")
+    chooser_title = N_("Choose a file")
+    use_text = N_("Use this file")
 
     def build_input(self) -> None:
         self.file_label = WrappedLabel(
-            text=self.current_value or _("No photo yet."), font_size=sp(17), color=HINT_COLOUR
+            text=self.current_value or _(self.empty_text), font_size=sp(17), color=HINT_COLOUR
         )
         self.add_widget(self.file_label)
         row = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(8))
         choose = BigButton(text=_("Choose a file"))
         choose.bind(on_release=lambda *_: self._choose())
-        camera = BigButton(text=_("Take a photo"))
-        camera.bind(on_release=lambda *_: self._camera())
         clear = BigButton(text=_("Remove"))
         clear.bind(on_release=lambda *_: self._set(None))
-        for button in (choose, camera, clear):
+        for button in (choose, *self.more_buttons(), clear):
             row.add_widget(button)
         self.add_widget(row)
 
+    def more_buttons(self) -> list[BigButton]:
+        """Buttons between "Choose a file" and "Remove" (a photo adds the camera)."""
+        return []
+
+    def filters(self) -> list[str]:
+        return self.FILTERS.get(self.slot.question.type, [])
+
     def _set(self, path: str | None) -> None:
-        self.file_label.text = path or _("No photo yet.")
+        self.file_label.text = path or _(self.empty_text)
         self.answer(path)
 
     def _choose(self) -> None:
@@ -671,13 +673,13 @@ class ImageQuestion(QuestionWidget):
         from kivy.uix.popup import Popup
 
         chooser = FileChooserListView(
-            filters=["*.jpg", "*.jpeg", "*.png"], path=str(__import__("pathlib").Path.home())
+            filters=self.filters(), path=str(__import__("pathlib").Path.home())
         )
         layout = BoxLayout(orientation="vertical")
         layout.add_widget(chooser)
-        pick = BigButton(text=_("Use this photo"))
+        pick = BigButton(text=_(self.use_text))
         layout.add_widget(pick)
-        popup = Popup(title=_("Choose a photo"), content=layout, size_hint=(0.9, 0.9))
+        popup = Popup(title=_(self.chooser_title), content=layout, size_hint=(0.9, 0.9))
 
         def use(*_args):
             if chooser.selection:
@@ -686,6 +688,22 @@ class ImageQuestion(QuestionWidget):
 
         pick.bind(on_release=use)
         popup.open()
+
+
+class ImageQuestion(FileQuestion):
+    """A file chooser on desktop; the camera through plyer where there is one."""
+
+    empty_text = N_("No photo yet.")
+    chooser_title = N_("Choose a photo")
+    use_text = N_("Use this photo")
+
+    def filters(self) -> list[str]:
+        return ["*.jpg", "*.jpeg", "*.png"]
+
+    def more_buttons(self) -> list[BigButton]:
+        camera = BigButton(text=_("Take a photo"))
+        camera.bind(on_release=lambda *_: self._camera())
+        return [camera]
 
     def _camera(self) -> None:
         try:
@@ -698,57 +716,6 @@ class ImageQuestion(QuestionWidget):
             )
         except (ImportError, NotImplementedError, ModuleNotFoundError):
             self.file_label.text = _("No camera on this device: choose a file instead.")
-
-
-class FileQuestion(QuestionWidget):
-    """Audio, video or any file: chosen from the tablet's storage and attached to the
-    record (recording in the app needs a platform recorder we don't have on desktop)."""
-
-    FILTERS: ClassVar[dict[str, list[str]]] = {
-        "audio": ["*.mp3", "*.m4a", "*.ogg", "*.wav", "*.amr", "*.3gp"],
-        "video": ["*.mp4", "*.3gp", "*.webm", "*.mkv"],
-        "file": [],
-    }
-
-    def build_input(self) -> None:
-        self.file_label = WrappedLabel(
-            text=self.current_value or _("No file yet."), font_size=sp(17), color=HINT_COLOUR
-        )
-        self.add_widget(self.file_label)
-        row = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(8))
-        choose = BigButton(text=_("Choose a file"))
-        choose.bind(on_release=lambda *_: self._choose())
-        clear = BigButton(text=_("Remove"))
-        clear.bind(on_release=lambda *_: self._set(None))
-        row.add_widget(choose)
-        row.add_widget(clear)
-        self.add_widget(row)
-
-    def _set(self, path: str | None) -> None:
-        self.file_label.text = path or _("No file yet.")
-        self.answer(path)
-
-    def _choose(self) -> None:
-        from kivy.uix.filechooser import FileChooserListView
-        from kivy.uix.popup import Popup
-
-        chooser = FileChooserListView(
-            filters=self.FILTERS.get(self.slot.question.type, []),
-            path=str(__import__("pathlib").Path.home()),
-        )
-        layout = BoxLayout(orientation="vertical")
-        layout.add_widget(chooser)
-        pick = BigButton(text=_("Use this file"))
-        layout.add_widget(pick)
-        popup = Popup(title=_("Choose a file"), content=layout, size_hint=(0.9, 0.9))
-
-        def use(*_args):
-            if chooser.selection:
-                self._set(self.session.attach(chooser.selection[0], self.slot.question))
-            popup.dismiss()
-
-        pick.bind(on_release=use)
-        popup.open()
 
 
 class NoteQuestion(QuestionWidget):
@@ -837,6 +804,17 @@ def _play(path) -> None:
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _coordinate_input(text: str, hint: str) -> TextInput:
+    return TextInput(
+        text=text,
+        hint_text=hint,
+        multiline=False,
+        input_type="number",
+        font_size=sp(19),
+        padding=(dp(12), dp(14)),
+    )
 
 
 def _split_point(value: Any) -> tuple[str, str, str]:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fieldapp.store.errors import StoreError
+from fieldapp.store.errors import RecordNotFound, StoreError
 from fieldapp.store.values import Revision
 
 RECORD_STATES = ("draft", "finalized", "sent")
@@ -38,6 +38,19 @@ def _to_json(value: Any, what: str) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"{what} can't be stored as JSON: {exc}") from exc
+
+
+def _one_row(db: Any, sql: str, params: Sequence[Any], missing: StoreError) -> tuple:
+    """The one row `sql` selects, or raise `missing`: a store error saying what was not
+    found, and where (`RecordNotFound` for a record id no table holds, ...)."""
+    row = db.execute(sql, list(params)).fetchone()
+    if row is None:
+        raise missing
+    return row
+
+
+def _not_on_this_tablet(record_id: str) -> StoreError:
+    return RecordNotFound(f"record {record_id} is not on this tablet")
 
 
 def _like_escape(text: str) -> str:

@@ -15,6 +15,7 @@ from fieldapp.store.common import (
     _HLC_LAST,
     _IDS_PER_QUERY,
     _REVISION_COLUMNS,
+    _one_row,
     _revision,
     _to_json,
     _utc_now,
@@ -128,16 +129,16 @@ class OutboxMixin:
         reasons_json = _to_json(reasons, f"the rejection reasons of revision {revision_id}")
         now = _utc_now()
         with self._write(f"mark revision {revision_id} as rejected") as db:
-            row = db.execute(
+            row = _one_row(
+                db,
                 "SELECT record_id, answers, form_id FROM outbox JOIN revisions USING "
                 "(revision_id) WHERE revision_id = ?",
                 [revision_id],
-            ).fetchone()
-            if row is None:
-                raise StoreError(
+                StoreError(
                     f"revision {revision_id} is not in the outbox: it was acknowledged or "
                     "replaced by a later edit"
-                )
+                ),
+            )
             record_id, answers_json, form_id = row
             db.execute(
                 "UPDATE outbox SET status = 'rejected', reasons = ? WHERE revision_id = ?",

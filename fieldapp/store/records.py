@@ -15,11 +15,13 @@ from fieldapp.store.common import (
     RECORD_STATES,
     _check_state,
     _like_escape,
+    _not_on_this_tablet,
+    _one_row,
     _revision,
     _to_json,
     _utc_now,
 )
-from fieldapp.store.errors import RecordLocked, RecordNotFound
+from fieldapp.store.errors import RecordLocked
 from fieldapp.store.schema import (
     _search_key,
 )
@@ -72,13 +74,13 @@ class RecordsMixin:
         position_json = None if position is None else _to_json(position, "the position")
         now = _utc_now()
         with self._write(f"save the answers of record {record_id}") as db:
-            row = db.conn.execute(
+            row = _one_row(
+                db.conn,
                 "SELECT records.state, drafts.answers FROM records "
                 "LEFT JOIN drafts USING (record_id) WHERE record_id = ?",
                 [record_id],
-            ).fetchone()
-            if row is None:
-                raise RecordNotFound(f"record {record_id} is not on this tablet")
+                _not_on_this_tablet(record_id),
+            )
             state, saved_answers = row
             if state == "sent" or saved_answers is None:
                 raise RecordLocked(
@@ -122,15 +124,15 @@ class RecordsMixin:
 
     @staticmethod
     def _draft(db: Database, record_id: str) -> Draft:
-        row = db.conn.execute(
+        row = _one_row(
+            db.conn,
             "SELECT records.form_id, records.form_version, records.state, "
             "records.updated_at, records.head_revision_id, "
             "drafts.answers, drafts.position, drafts.updated_at "
             "FROM records LEFT JOIN drafts USING (record_id) WHERE record_id = ?",
             [record_id],
-        ).fetchone()
-        if row is None:
-            raise RecordNotFound(f"record {record_id} is not on this tablet")
+            _not_on_this_tablet(record_id),
+        )
         form_id, form_version, state, record_updated, head, answers, position, updated = row
         if answers is None:
             answers = db.conn.execute(
@@ -150,12 +152,12 @@ class RecordsMixin:
 
     @staticmethod
     def _record_state(db: Database, record_id: str) -> tuple[str, str | None]:
-        row = db.conn.execute(
-            "SELECT state, head_revision_id FROM records WHERE record_id = ?", [record_id]
-        ).fetchone()
-        if row is None:
-            raise RecordNotFound(f"record {record_id} is not on this tablet")
-        return row
+        return _one_row(
+            db.conn,
+            "SELECT state, head_revision_id FROM records WHERE record_id = ?",
+            [record_id],
+            _not_on_this_tablet(record_id),
+        )
 
     def open_for_edit(self, record_id: str) -> Draft:
         """The draft to edit. A sent record gets a new draft from its head revision.
@@ -210,13 +212,13 @@ class RecordsMixin:
         answers_json = _to_json(answers, f"the answers of record {record_id}")
         now = _utc_now()
         with self._write(f"finalize record {record_id}") as db:
-            record = db.execute(
+            record = _one_row(
+                db,
                 "SELECT form_id, form_version, state, head_revision_id FROM records "
                 "WHERE record_id = ?",
                 [record_id],
-            ).fetchone()
-            if record is None:
-                raise RecordNotFound(f"record {record_id} is not on this tablet")
+                _not_on_this_tablet(record_id),
+            )
             form_id, form_version, state, parent = record
             if state == "sent":
                 raise RecordLocked(
