@@ -31,7 +31,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--size", default="1280x800", type=size_argument, help="window size, e.g. 800x1280"
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation: open the app offscreen in a temporary folder, draw "
+        "home and a form, save a household, then exit (0 when everything works)",
+    )
+    parser.add_argument(
+        "--self-test-screenshots",
+        type=Path,
+        metavar="DIR",
+        help="with --self-test: keep the screenshots of the screens it drew in DIR",
+    )
     args = parser.parse_args(argv)
+    if args.self_test_screenshots and not args.self_test:
+        parser.error("--self-test-screenshots is only used with --self-test")
+    if args.self_test:
+        from fieldapp.selftest import run
+
+        return run(screenshots=args.self_test_screenshots)
     try:
         check_display()
         data_dir = prepare_data_dir(args.data_dir or default_data_dir())
