@@ -20,6 +20,45 @@ ROOT = Path(__file__).resolve().parent.parent
 EXCLUDED_DATA = ["**/__pycache__/**", "**/*.pyc", "**/odk_validate/**"]
 
 
+# Pulled in only by optional imports of libraries (kivy.clock's trio support, lark's rich
+# output, Kivy's reStructuredText widget) or by the dev extras installed next to the
+# project: none runs in the app or the server. Left out, the bundles are ~40 MB smaller.
+NOT_AT_RUN_TIME = [
+    "pytest",
+    "_pytest",
+    "hypothesis",
+    "schemathesis",
+    "selenium",
+    "trio",
+    "IPython",
+    "tkinter",
+    "docutils",
+    "pygments",
+]
+
+# Babel's locale data (35 MB, ~800 locales) and pycountry's country-name translations
+# (22 MB): the app and the workspace speak Portuguese and English only
+# (fieldapp.i18n.LANGUAGES, sync_server.workspace.i18n.LANGUAGES), so the bundles keep
+# those and Babel's "root", from which every locale inherits.
+KEPT_LANGUAGES = ("root", "en", "pt")
+
+
+def trim_locales(datas: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Analysis.datas without the locale files of languages the programs never show."""
+
+    def wanted(entry: tuple[str, str, str]) -> bool:
+        parts = Path(entry[0]).parts
+        if parts[:2] == ("babel", "locale-data") and len(parts) == 3:
+            language = Path(parts[2]).stem
+        elif parts[:2] == ("pycountry", "locales") and len(parts) > 3:
+            language = parts[2]
+        else:
+            return True
+        return language.split("_")[0] in KEPT_LANGUAGES
+
+    return [entry for entry in datas if wanted(entry)]
+
+
 def package_data(*packages: str) -> list[tuple[str, str]]:
     """(source, folder in the bundle) for every non-Python file of each package."""
     datas: list[tuple[str, str]] = []

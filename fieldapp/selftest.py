@@ -31,6 +31,15 @@ from typing import Any, TextIO
 ENUMERATOR = "Autoteste (ENUM-000)"
 
 
+_PROGRAM = "fieldapp"
+
+
+def code_folder() -> Path:
+    """The folder this program's code was loaded from: the bundle's own folder when it
+    is frozen (tests check that a moved bundle uses its copy, not the source tree)."""
+    return Path(__file__).resolve().parent.parent
+
+
 class SelfTestFailure(Exception):
     """One step did not do what it must; the message says what was seen instead."""
 
@@ -74,6 +83,7 @@ class _SelfTest:
             ("fill and save a household", self.fill_and_save),
             ("close", self.close),
         ]
+        print(f"{_PROGRAM} self-test, code from {code_folder()}", file=self.out)
         for name, step in steps:
             self.step = name
             detail = step()

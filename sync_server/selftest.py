@@ -35,6 +35,15 @@ from typing import TextIO
 DEVICE_DISTRICT = "MZ1120"  # Namacurra: the sample household's site must be in the scope
 
 
+_PROGRAM = "sync-server"
+
+
+def code_folder() -> Path:
+    """The folder this program's code was loaded from: the bundle's own folder when it
+    is frozen (tests check that a moved bundle uses its copy, not the source tree)."""
+    return Path(__file__).resolve().parent.parent
+
+
 class SelfTestFailure(Exception):
     """One step did not do what it must; the message says what was seen instead."""
 
@@ -74,6 +83,7 @@ class _SelfTest:
             ("serve the workspace's sign-in page", self.sign_in_page),
             ("stop", self.stop),
         ]
+        print(f"{_PROGRAM} self-test, code from {code_folder()}", file=self.out)
         for name, step in steps:
             self.step = name
             detail = step()
