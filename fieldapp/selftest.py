@@ -59,11 +59,11 @@ def run(out: TextIO = sys.stdout, screenshots: Path | None = None) -> int:
             checker.run_all()
         except Exception as error:  # every failure, expected or not, ends in one sentence
             detail = str(error) if isinstance(error, SelfTestFailure) else repr(error)
-            print(f"fieldapp self-test FAILED at '{checker.step}': {detail}", file=out)
+            print(f"fieldapp self-test FAILED at '{checker.step}': {detail}", file=out, flush=True)
             return 1
         finally:
             checker.close()
-    print(f"fieldapp self-test passed in {time.monotonic() - started:.1f} s.", file=out)
+    print(f"fieldapp self-test passed in {time.monotonic() - started:.1f} s.", file=out, flush=True)
     return 0
 
 
@@ -83,11 +83,11 @@ class _SelfTest:
             ("fill and save a household", self.fill_and_save),
             ("close", self.close),
         ]
-        print(f"{_PROGRAM} self-test, code from {code_folder()}", file=self.out)
+        print(f"{_PROGRAM} self-test, code from {code_folder()}", file=self.out, flush=True)
         for name, step in steps:
             self.step = name
             detail = step()
-            print(f"  ok  {name}{': ' + detail if detail else ''}", file=self.out)
+            print(f"  ok  {name}{': ' + detail if detail else ''}", file=self.out, flush=True)
 
     def open(self) -> str:
         from fieldapp import testing

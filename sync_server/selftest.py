@@ -57,11 +57,15 @@ def run(out: TextIO = sys.stdout) -> int:
             checker.run_all()
         except Exception as error:  # every failure, expected or not, ends in one sentence
             detail = str(error) if isinstance(error, SelfTestFailure) else repr(error)
-            print(f"sync-server self-test FAILED at '{checker.step}': {detail}", file=out)
+            print(
+                f"sync-server self-test FAILED at '{checker.step}': {detail}", file=out, flush=True
+            )
             return 1
         finally:
             checker.stop()
-    print(f"sync-server self-test passed in {time.monotonic() - started:.1f} s.", file=out)
+    print(
+        f"sync-server self-test passed in {time.monotonic() - started:.1f} s.", file=out, flush=True
+    )
     return 0
 
 
@@ -83,11 +87,11 @@ class _SelfTest:
             ("serve the workspace's sign-in page", self.sign_in_page),
             ("stop", self.stop),
         ]
-        print(f"{_PROGRAM} self-test, code from {code_folder()}", file=self.out)
+        print(f"{_PROGRAM} self-test, code from {code_folder()}", file=self.out, flush=True)
         for name, step in steps:
             self.step = name
             detail = step()
-            print(f"  ok  {name}{': ' + detail if detail else ''}", file=self.out)
+            print(f"  ok  {name}{': ' + detail if detail else ''}", file=self.out, flush=True)
 
     def create(self) -> str:
         from sync_server.app import create_app
