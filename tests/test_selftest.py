@@ -45,3 +45,20 @@ def test_the_app_self_test_draws_and_saves_a_household_and_keeps_its_screenshots
     assert sorted(p.name for p in shots.iterdir()) == ["selftest-form.png", "selftest-home.png"]
     # The real user data folder was never touched: the self-test uses a temporary one.
     assert not (tmp_path / ".local" / "share" / "displacement-field-kit").exists()
+
+
+def test_the_android_source_folder_holds_everything_the_app_needs(tmp_path):
+    """What build_specs/buildozer.spec packages: main.py and copies of the packages. Run
+    from there, the app must use those copies (not this checkout) and pass its self-test."""
+    source = tmp_path / "android-src"
+    subprocess.run(["bash", str(ROOT / "scripts" / "android-src.sh"), str(source)], check=True)
+    env = {**os.environ, "KIVY_NO_ARGS": "1", "HOME": str(tmp_path)}
+
+    result = subprocess.run(
+        [sys.executable, "main.py", "--self-test"], cwd=source, env=env, capture_output=True,
+        text=True, timeout=240,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"code from {source}" in result.stdout
+    assert not (source / "sync_server").exists()  # the tablet never carries the server
