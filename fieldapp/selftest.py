@@ -54,6 +54,10 @@ def run(out: TextIO = sys.stdout, screenshots: Path | None = None) -> int:
         # Kivy writes its config and logs under KIVY_HOME: keep them in the folder too,
         # so a self-test never changes the settings of the app installed on this machine.
         os.environ["KIVY_HOME"] = str(Path(folder) / "kivy")
+        if sys.platform.startswith("linux"):
+            # Draw offscreen (EGL) even on a desktop: a self-test opens no window. (The
+            # same happens by itself where there is no display, as on CI.)
+            os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
         checker = _SelfTest(Path(folder) / "data", screenshots or Path(folder) / "shots", out)
         try:
             checker.run_all()
