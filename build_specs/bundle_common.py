@@ -36,6 +36,10 @@ NOT_AT_RUN_TIME = [
     "pygments",
 ]
 
+# Not stripped (PyInstaller's strip=True): it would save ~90 MB of debug symbols, but it
+# breaks numpy's OpenBLAS ("ELF load command address/offset not page-aligned"), as the
+# self-tests showed.
+
 # Babel's locale data (35 MB, ~800 locales) and pycountry's country-name translations
 # (22 MB): the app and the workspace speak Portuguese and English only
 # (fieldapp.i18n.LANGUAGES, sync_server.workspace.i18n.LANGUAGES), so the bundles keep

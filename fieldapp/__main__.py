@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from fieldapp.launch import LaunchError, check_display, lock_data_dir, parse_size, prepare_data_dir
+from sync_core.arguments import ArgumentParser
 
 
 def default_data_dir() -> Path:
@@ -17,7 +18,7 @@ def default_data_dir() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fieldapp", description="Displacement Field Kit app")
+    parser = ArgumentParser(prog="fieldapp", description="Displacement Field Kit app")
     parser.add_argument(
         "--data-dir",
         type=Path,

@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from sync_core.arguments import ArgumentParser
+
 DEFAULT_DATA_DIR = Path("sync-data")
 
 
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="sync-server",
         description="District sync server for the Displacement Field Kit tablets.",
     )
