@@ -98,11 +98,10 @@ def read_only_folder(parent: Path) -> Path:
 
 
 def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
-    """The error a person reads: no traceback, and the last line says it."""
-    assert "Traceback" not in result.stderr, result.stderr
+    """The error a person reads: one line on stderr, no usage dump, no traceback."""
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines, f"nothing said on stderr (stdout: {result.stdout})"
-    return lines[-1]
+    assert len(lines) == 1, result.stderr or f"nothing on stderr (stdout: {result.stdout})"
+    return lines[0]
 
 
 def code_folder(output: str) -> Path:
