@@ -2,7 +2,7 @@
 # Each one installs what it needs first (scripts/setup.sh), then does its job.
 PY := .venv/bin/python
 
-.PHONY: setup run test test-fast bench lint
+.PHONY: setup run test test-fast bench lint bundles
 setup: .venv/.installed
 
 .venv/.installed: pyproject.toml scripts/setup.sh
@@ -20,6 +20,11 @@ test: setup
 # Unit and integration tiers only: no processes, no window; well under a minute.
 test-fast: setup
 	$(PY) -m pytest -m "not system"
+
+# The app and the server as one-folder bundles that need no Python (build_specs/README.md):
+# dist/fieldapp/ and dist/sync-server/. Installs PyInstaller first.
+bundles: setup
+	bash scripts/build-bundles.sh
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

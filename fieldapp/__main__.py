@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from fieldapp.launch import LaunchError, check_display, lock_data_dir, parse_size, prepare_data_dir
+from sync_core.arguments import ArgumentParser
 
 
 def default_data_dir() -> Path:
@@ -17,7 +18,7 @@ def default_data_dir() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fieldapp", description="Displacement Field Kit app")
+    parser = ArgumentParser(prog="fieldapp", description="Displacement Field Kit app")
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -31,7 +32,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--size", default="1280x800", type=size_argument, help="window size, e.g. 800x1280"
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation: open the app offscreen in a temporary folder, draw "
+        "home and a form, save a household, then exit (0 when everything works)",
+    )
+    parser.add_argument(
+        "--self-test-screenshots",
+        type=Path,
+        metavar="DIR",
+        help="with --self-test: keep the screenshots of the screens it drew in DIR",
+    )
     args = parser.parse_args(argv)
+    if args.self_test_screenshots and not args.self_test:
+        parser.error("--self-test-screenshots is only used with --self-test")
+    if args.self_test:
+        from fieldapp.selftest import run
+
+        return run(screenshots=args.self_test_screenshots)
     try:
         check_display()
         data_dir = prepare_data_dir(args.data_dir or default_data_dir())

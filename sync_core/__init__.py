@@ -7,6 +7,7 @@
 - `sqlite`     the SQLite migration runner
 - `dedup`      probable-duplicate households: one engine for the server, tablet and CLI
 - `throttle`   a throttling TCP proxy (a 2G link) for tests and benchmarks only
+- `arguments`  the command-line parser of both programs: an error is one sentence
 
 `sync_core` imports only `forms` (layer 0) and libraries; never `fieldapp` or `sync_server`.
 See docs/architecture.md.

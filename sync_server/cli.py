@@ -8,9 +8,11 @@
     sync-server forward --to URL (--token TOKEN | --code CODE) [--every SECONDS]
     sync-server duplicates INPUT.csv --out PAIRS.csv [--threshold P]
     sync-server export --form ID --format csvzip|xlsx|geojson|hxl --out PATH [options]
+    sync-server --self-test
 
 Every command but `duplicates` (which reads a CSV list, see duplicates_cli) takes
---data-dir (default ./sync-data). The management commands may run
+--data-dir (default ./sync-data; in a packaged bundle, the platform's user data folder:
+see default_data_dir). The management commands may run
 while the server is serving: SQLite serialises their writes with the server's.
 """
 
@@ -22,12 +24,36 @@ import sys
 import time
 from pathlib import Path
 
+from sync_core.arguments import ArgumentParser
+
 DEFAULT_DATA_DIR = Path("sync-data")
+
+
+def default_data_dir() -> Path:
+    """Where the server keeps its database when --data-dir is not given.
+
+    From a source checkout: ./sync-data. In a bundle (PyInstaller sets `sys.frozen`), the
+    working folder is often the bundle itself (a double-click on Windows), which the next
+    upgrade replaces: there the default is the platform's user data folder instead
+    (~/.local/share/dfk-sync-server on Linux, %LOCALAPPDATA%\\dfk\\dfk-sync-server on
+    Windows), as README's install section says.
+    """
+    if getattr(sys, "frozen", False):
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("dfk-sync-server", "dfk"))
+    return DEFAULT_DATA_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.self_test:
+        from sync_server.selftest import run
+
+        return run()
+    if args.command is None:
+        parser.error("the following arguments are required: COMMAND (or --self-test)")
     from sync_server.cli_checks import CliError, check
 
     try:
@@ -42,18 +68,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="sync-server",
         description="District sync server for the Displacement Field Kit tablets.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation in a temporary folder (a server on a free loopback "
+        "port, a push, the sign-in page), then exit: 0 when everything works",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help_text: str, run) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument(
             "--data-dir",
             type=Path,
-            default=DEFAULT_DATA_DIR,
+            default=default_data_dir(),
             help="directory of the server's database and published forms (default: %(default)s)",
         )
         sub.set_defaults(run=run)

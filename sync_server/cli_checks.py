@@ -9,6 +9,9 @@ with one sentence that says what was wrong and what would be right.
 from __future__ import annotations
 
 import difflib
+import errno
+import os
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -24,6 +27,7 @@ def require_database(data_dir: Path, *, create: bool = False) -> None:
     if data_dir.exists() and not data_dir.is_dir():
         raise CliError(f"--data-dir {data_dir} is a file, not a folder.")
     if (data_dir / DATABASE_NAME).is_file():
+        require_writable(data_dir)
         return
     if not create:
         raise CliError(
@@ -34,6 +38,54 @@ def require_database(data_dir: Path, *, create: bool = False) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CliError(f"cannot create {data_dir}: {error.strerror or error}.") from None
+    require_writable(data_dir)
+
+
+def require_writable(data_dir: Path) -> None:
+    """Every command writes (the database, its journal, the audit log): a read-only folder
+    or database would otherwise fail halfway with an SQLite traceback."""
+    for path in (data_dir, data_dir / DATABASE_NAME):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise CliError(
+                f"{path} is read-only: the server must write there. Give it a folder it may "
+                "write to with --data-dir, or change the folder's permissions."
+            )
+
+
+def check_port(host: str, port: int) -> None:
+    """The address `serve` will listen on must be free and this computer's own.
+
+    Bound and released at once, with SO_REUSEADDR as uvicorn binds (so a port left in
+    TIME_WAIT by a server that just stopped is not mistaken for a busy one)."""
+    if not 1 <= port <= 65535:
+        raise CliError(f"--port {port} is not a port: choose a number from 1 to 65535.")
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+    except socket.gaierror:
+        raise CliError(f"--host {host!r} is not an address or name this computer knows.") from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise CliError(
+                    f"port {port} on {host} is already in use (another sync server, or "
+                    "another program): stop it, or choose a free port with --port."
+                ) from None
+            if error.errno == errno.EACCES:
+                raise CliError(
+                    f"port {port} needs administrator rights: choose one above 1023 with "
+                    "--port (8000 is usual)."
+                ) from None
+            if error.errno == errno.EADDRNOTAVAIL:
+                raise CliError(
+                    f"--host {host} is not an address of this computer: use 127.0.0.1 "
+                    "(this computer only) or 0.0.0.0 (every network it is on)."
+                ) from None
+            raise CliError(f"cannot listen on {host} port {port}: {error.strerror}.") from None
 
 
 def _nearest(wanted: str, known: dict[str, str]) -> str:
@@ -118,6 +170,8 @@ def check(args) -> None:
     if not hasattr(args, "data_dir"):
         return  # a command without a server database (e.g. `duplicates`)
     data_dir: Path = args.data_dir
+    if command == "serve":
+        check_port(args.host, args.port)  # before --init creates anything
     require_database(data_dir, create=command == "serve" and getattr(args, "init", False))
     if command in ("enroll", "coordinator"):
         args.district = check_district(args.district)
