@@ -715,14 +715,7 @@ def _decide(
         "WHERE revision_id = ?",
         (record["head_revision_id"],),
     ).fetchone()
-    flat = merge.flatten(json.loads(record["answers"]))
-    by_text = {merge.path_text(path): path for path in flat}
-    for text, value in values.items():
-        path = by_text.get(text) or parse_path(text)
-        if value is merge.DELETED:
-            flat.pop(path, None)
-        else:
-            flat[path] = value
+    answers = with_values(json.loads(record["answers"]), values)
     ms, counter = _after(head["hlc_order"])
     ms, counter = max((ms, counter), (int(now.timestamp() * 1000), 0))
     revision = {
@@ -734,7 +727,7 @@ def _decide(
         "device_id": principal.account_id,
         "hlc": format_hlc(ms, counter, principal.account_id),
         "created_at": iso(now),
-        "answers": merge.unflatten(flat),
+        "answers": answers,
     }
     body = canonical_json(revision)
     seq = _insert_revision(
@@ -766,14 +759,30 @@ def _decide(
     return {"conflict_id": conflict_id, "revision_id": revision["revision_id"], "seq": seq}
 
 
+def with_values(answers: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """`answers` with a decision's `values` (path text -> value, merge.DELETED removes it;
+    a whole repeat instance, `members[@k]`, is given as its answers) put in."""
+    flat = merge.flatten(answers)
+    by_text = {merge.path_text(path): path for path in flat}
+    for text, value in values.items():
+        merge.put(flat, by_text.get(text) or parse_path(text), value)
+    return merge.unflatten(flat)
+
+
 def parse_path(text: str) -> merge.Path:
-    """`members[2].age` -> ("members", 2, "age"): the inverse of merge.path_text."""
+    """`members[2].age` -> ("members", "@#2", "age"), `members[@k].age` -> ("members",
+    "@k", "age"): the inverse of merge.path_text."""
     parts: list[str | int] = []
     for piece in text.split("."):
         name, _, rest = piece.partition("[")
         parts.append(name)
         while rest:
-            number, _, rest = rest.partition("]")
-            parts.append(merge.LENGTH if number == "#" else int(number))
+            inside, _, rest = rest.partition("]")
+            if inside == "#":
+                parts.append(merge.LENGTH)
+            elif inside.startswith("@"):
+                parts.append(inside)
+            else:
+                parts.append(f"@#{int(inside)}")
             rest = rest.lstrip("[")
     return tuple(parts)

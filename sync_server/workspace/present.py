@@ -8,6 +8,7 @@ from typing import Any
 
 from forms.geopoint import parse_geopoint
 from forms.model import Form, Group, Question, Repeat
+from forms.paths import KEY_FIELD
 from sync_core import merge
 
 MAX_CHANGES_SHOWN = 30
@@ -158,14 +159,19 @@ def changes(
     if before is None:
         return []
     old, new = merge.flatten(before), merge.flatten(after)
+    # Members are shown by their position (after the change, or before it when deleted).
+    shown_at = {
+        path: merge.positioned(path, after if path in new else before)
+        for path in set(old) | set(new)
+    }
     found = []
-    for path in sorted(set(old) | set(new), key=merge.path_text):
-        if path and path[-1] == merge.LENGTH:
-            continue
+    for path in sorted(shown_at, key=lambda p: merge.path_order(shown_at[p])):
+        if path and path[-1] in (merge.LENGTH, KEY_FIELD):
+            continue  # an instance's presence: its answers show the change
         if merge.same(old.get(path), new.get(path)):
             continue
         name = str(path[-1])
-        where = "".join(f" {p}" for p in path[1:-1] if isinstance(p, int))
+        where = "".join(f" {p}" for p in shown_at[path][1:-1] if isinstance(p, int))
         prefix = f"{field_label(form, str(path[0]), lang)}{where}: " if len(path) > 1 else ""
         found.append(
             Change(
@@ -178,6 +184,6 @@ def changes(
 
 
 def value_at(answers: dict[str, Any], path_text: str) -> Any:
-    """The value at a path like `members[2].age` (None when absent)."""
+    """The value at a path like `members[2].age` or `members[@k].age` (None when absent)."""
     flat = {merge.path_text(p): v for p, v in merge.flatten(answers).items()}
     return flat.get(path_text)
