@@ -300,9 +300,11 @@ def three_way(
             winner=_shown(_instance_value(winner, at)),
         )
     for path in _collisions(merged):
-        # One side made this answer a value, the other put answers under it (a repeat
-        # emptied to [] on one side and given a member on the other): the winner's whole
-        # subtree is kept, and it is a hard conflict.
+        if _emptied_repeat(merged, path):
+            del merged[path]  # one side deleted its last member, the other added one
+            continue
+        # One side made this answer a value, the other put answers under it: the winner's
+        # whole subtree is kept, and it is a hard conflict.
         for stale in [p for p in merged if p[: len(path)] == path]:
             del merged[stale]
         merged.update({p: v for p, v in winner.items() if p[: len(path)] == path})
@@ -346,11 +348,27 @@ def _collisions(flat: Mapping[Path, Any]) -> list[Path]:
     return found
 
 
+def _emptied_repeat(flat: Mapping[Path, Any], path: Path) -> bool:
+    """Whether `path` holds an empty list while repeat instances sit under it: a repeat one
+    edit emptied (its instances were deleted one by one) and another gave new members."""
+    value = flat.get(path)
+    return isinstance(value, list) and not value and _has_instances(flat, path)
+
+
+def _has_instances(flat: Mapping[Path, Any], path: Path) -> bool:
+    under = [p for p in flat if len(p) > len(path) and p[: len(path)] == path]
+    return bool(under) and all(is_instance(p[len(path)]) for p in under)
+
+
 def _set(state: dict[Path, Any], path: Path, value: Any) -> None:
     """Apply one change to a flat record, replacing whatever it structurally displaces
-    (a later edit that turns a repeat into a value removes the repeat's answers)."""
+    (a later edit that turns a repeat into a value removes the repeat's answers). An edit
+    that empties a repeat deletes its own members one by one; the members other edits
+    added stay."""
     if value is DELETED:
         state.pop(path, None)
+        return
+    if isinstance(value, list) and not value and _has_instances(state, path):
         return
     for i in range(1, len(path)):
         state.pop(path[:i], None)

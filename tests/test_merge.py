@@ -458,3 +458,22 @@ def test_a_decision_puts_a_whole_member_back():
     assert unflatten(flat)["members"][1] == member("k-ze", name="Zé", kids=[member("c1", age=2)])
     put(flat, ("members", "@k-ana"), DELETED)
     assert [m["_key"] for m in unflatten(flat)["members"]] == ["k-ze"]
+
+
+def test_deleting_the_last_member_while_another_tablet_adds_one_keeps_the_new_member():
+    base = {"members": [member("k-ana", name="Ana")]}
+    emptied = {"members": []}
+    added = {"members": [member("k-ana", name="Ana"), member("k-rui", name="Rui")]}
+    for keys in [(("1",), ("2",)), (("2",), ("1",))]:
+        result = three_way(base, emptied, added, ours_key=keys[0], theirs_key=keys[1])
+        assert result.answers == {"members": [member("k-rui", name="Rui")]}
+        assert not result.hard
+    for hlcs in [("2", "3"), ("3", "2")]:
+        state = merge_record(
+            [
+                node("r1", None, "1", base),
+                node("e", "r1", hlcs[0], emptied),
+                node("a", "r1", hlcs[1], added),
+            ]
+        )
+        assert state.answers["members"] == [member("k-rui", name="Rui")]
