@@ -143,17 +143,33 @@ def subtree(flat: Mapping[Path, Any], at: Path) -> dict[Path, Any]:
 
 def put(flat: dict[Path, Any], at: Path, value: Any) -> None:
     """Set the answer at `at` (DELETED removes it), replacing whatever was under it. A
-    whole instance (a conflict on `members[@k]`) is given as its answers dictionary."""
-    for stale in subtree(flat, at):
-        del flat[stale]
+    whole instance (a conflict on `members[@k]`) is given as its answers dictionary; an
+    instance already there keeps its place."""
+    entries: dict[Path, Any] = {}
     if value is DELETED:
-        return
-    if at and is_instance(at[-1]) and isinstance(value, dict):
-        segment = at[-1]
-        flat[(*at, KEY_FIELD)] = segment[len(SEGMENT_MARK) :]
-        flat.update(flatten({k: v for k, v in value.items() if k != KEY_FIELD}, at))
+        pass
+    elif at and is_instance(at[-1]) and isinstance(value, dict):
+        entries[(*at, KEY_FIELD)] = at[-1][len(SEGMENT_MARK) :]
+        entries.update(flatten({k: v for k, v in value.items() if k != KEY_FIELD}, at))
     else:
-        flat[at] = value
+        entries[at] = value
+    rebuilt: dict[Path, Any] = {}
+    for p, v in flat.items():
+        if p[: len(at)] == at:
+            rebuilt.update(entries)  # in the place of what it replaces
+            entries = {}
+        else:
+            rebuilt[p] = v
+    rebuilt.update(entries)
+    flat.clear()
+    flat.update(rebuilt)
+
+
+def value_at(flat: Mapping[Path, Any], at: Path) -> Any:
+    """The answer at `at`, a whole instance's answers when `at` names one, else DELETED."""
+    if at and is_instance(at[-1]):
+        return _instance_value(flat, at)
+    return flat.get(at, DELETED)
 
 
 def _instance_value(flat: Mapping[Path, Any], at: Path) -> Any:
@@ -487,8 +503,7 @@ def merge_record(nodes: Iterable[Node]) -> RecordState:
                 if is_instance(part) and (*at, KEY_FIELD) not in state:
                     # An edit of an instance a concurrent edit deleted: the later edit wins
                     # and brings the instance back whole, as three_way's winner does.
-                    for p, v in subtree(mine, at).items():
-                        _set(state, p, v)
+                    _restore(state, at, mine)
             _set(state, path, value)
     return RecordState(
         answers=unflatten(state),
@@ -496,6 +511,31 @@ def merge_record(nodes: Iterable[Node]) -> RecordState:
         winner=heads[-1].revision_id,
         siblings=siblings,
     )
+
+
+def _restore(state: dict[Path, Any], at: Path, source: Mapping[Path, Any]) -> None:
+    """Put the instance `at` back into `state` as `source` has it, in its place: before
+    the instance that follows it in `source` (state's order is the order of instances)."""
+    for i in range(1, len(at)):
+        state.pop(at[:i], None)  # an emptied repeat's [] gives way to its member
+    parent, depth = at[:-1], len(at) - 1
+    siblings = list(
+        dict.fromkeys(p[depth] for p in source if len(p) > depth and p[:depth] == parent)
+    )
+    later = siblings[siblings.index(at[-1]) + 1 :] if at[-1] in siblings else []
+    anchor = next((s for s in later if (*parent, s, KEY_FIELD) in state), None)
+    entries = subtree(source, at)
+    if anchor is None:
+        state.update(entries)
+        return
+    rebuilt: dict[Path, Any] = {}
+    for p, v in state.items():
+        if entries and len(p) > depth and p[:depth] == parent and p[depth] == anchor:
+            rebuilt.update(entries)
+            entries = {}
+        rebuilt[p] = v
+    state.clear()
+    state.update(rebuilt)
 
 
 def _causal_order(by_id: Mapping[str, Node]) -> list[Node]:

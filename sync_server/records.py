@@ -634,12 +634,9 @@ def resolve_conflict(
             f"Revision {chosen_revision_id} is not one side of conflict {conflict_id}; "
             f"choose one of {', '.join(sides)}.",
         )
-    chosen = {
-        merge.path_text(path): value
-        for path, value in merge.flatten(_answers_of(conn, chosen_revision_id)).items()
-    }
+    chosen = merge.flatten(_answers_of(conn, chosen_revision_id))
     paths = {f["path"] for f in json.loads(row["fields"])}
-    values = {path: chosen.get(path, merge.DELETED) for path in paths}
+    values = {path: merge.value_at(chosen, parse_path(path)) for path in paths}
     return _decide(conn, principal, row, values, chosen_revision_id, note, now or now_utc())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync_core.merge import (
@@ -110,6 +110,7 @@ def test_flatten_names_repeat_answers_like_the_form_engine():
     }
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])  # the first draws, on a busy machine
 @given(answers_strategy)
 def test_unflatten_undoes_flatten(answers):
     assert unflatten(flatten(answers)) == answers
