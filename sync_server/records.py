@@ -707,40 +707,8 @@ def _decide(
     record = conn.execute(
         "SELECT * FROM records WHERE record_id = ?", (row["record_id"],)
     ).fetchone()
-    head = conn.execute(
-        "SELECT hlc_order, form_id, form_version, district, site_id FROM revisions "
-        "WHERE revision_id = ?",
-        (record["head_revision_id"],),
-    ).fetchone()
     answers = with_values(json.loads(record["answers"]), values)
-    ms, counter = _after(head["hlc_order"])
-    ms, counter = max((ms, counter), (int(now.timestamp() * 1000), 0))
-    revision = {
-        "revision_id": str(uuid.uuid4()),
-        "record_id": row["record_id"],
-        "parent_revision_id": record["head_revision_id"],
-        "form_id": head["form_id"],
-        "form_version": head["form_version"],
-        "device_id": principal.account_id,
-        "hlc": format_hlc(ms, counter, principal.account_id),
-        "created_at": iso(now),
-        "answers": answers,
-    }
-    body = canonical_json(revision)
-    seq = _insert_revision(
-        conn,
-        revision,
-        body,
-        body_hash(body),
-        hlc_order=ordering_hlc(revision["hlc"], int(now.timestamp() * 1000))[0],
-        hlc_flag=None,
-        uploaded_by=principal.account_id,
-        received_at=iso(now),
-        batch_id=None,
-        district=head["district"],
-        site_id=head["site_id"],
-        origin="review",
-    )
+    revision, seq, head = add_revision_on_head(conn, principal, record, answers, now=now)
     conn.execute(
         "UPDATE conflicts SET status = 'resolved', resolved_by = ?, resolved_at = ?, "
         "resolution_revision_id = ?, note = ? WHERE conflict_id = ?",
@@ -754,6 +722,58 @@ def _decide(
     )  # fmt: skip
     rebuild_record(conn, row["record_id"], now=now)
     return {"conflict_id": conflict_id, "revision_id": revision["revision_id"], "seq": seq}
+
+
+def add_revision_on_head(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    record: sqlite3.Row,
+    answers: dict[str, Any],
+    *,
+    now: dt.datetime,
+    scope: tuple[str, str | None] | None = None,
+) -> tuple[dict[str, Any], int, sqlite3.Row]:
+    """Store `answers` as a revision the server writes on a coordinator's behalf (a decision,
+    a transfer) on top of the record's head: its HLC is the server's clock or just after the
+    head's, its device the coordinator's account. `scope` (district, site) files it under
+    another place (a transfer); by default it stays where the head is.
+
+    Returns the revision, its seq and the head's row. The caller rebuilds the record."""
+    head = conn.execute(
+        "SELECT hlc_order, form_id, form_version, district, site_id FROM revisions "
+        "WHERE revision_id = ?",
+        (record["head_revision_id"],),
+    ).fetchone()
+    ms, counter = _after(head["hlc_order"])
+    ms, counter = max((ms, counter), (int(now.timestamp() * 1000), 0))
+    revision = {
+        "revision_id": str(uuid.uuid4()),
+        "record_id": record["record_id"],
+        "parent_revision_id": record["head_revision_id"],
+        "form_id": head["form_id"],
+        "form_version": head["form_version"],
+        "device_id": principal.account_id,
+        "hlc": format_hlc(ms, counter, principal.account_id),
+        "created_at": iso(now),
+        "answers": answers,
+    }
+    district, site_id = scope or (head["district"], head["site_id"])
+    body = canonical_json(revision)
+    seq = _insert_revision(
+        conn,
+        revision,
+        body,
+        body_hash(body),
+        hlc_order=ordering_hlc(revision["hlc"], int(now.timestamp() * 1000))[0],
+        hlc_flag=None,
+        uploaded_by=principal.account_id,
+        received_at=iso(now),
+        batch_id=None,
+        district=district,
+        site_id=site_id,
+        origin="review",
+    )
+    return revision, seq, head
 
 
 def with_values(answers: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
