@@ -25,6 +25,7 @@ import requests
 
 from forms import FORMS_DIR, load_form
 from forms.samples import sample_household
+from sync_server.auth import NATIONAL
 from tests.sync_helpers import DISTRICT, OTHER_DISTRICT, ServerProcess, auth, cli
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "sync-protocol.md"
@@ -321,6 +322,30 @@ def other_districts_record(s: Story, ex: Example):
     return s.push(s.values["a"], s.values["a_id"], [takeover])
 
 
+def a_record_to_move(s: Story) -> str:
+    if "to_move" not in s.values:
+        a = s.values["a_id"]
+        wire = s.revision(a, sample_household(11, members=2, site_id=SITE))
+        assert s.push(s.values["a"], a, [wire]).status_code == 200
+        s.values["to_move"] = wire["record_id"]
+    return s.values["to_move"]
+
+
+def transfer_by(s: Story, ex: Example, token: str):
+    return requests.post(
+        s.url(f"/api/v1/records/{a_record_to_move(s)}/transfer"),
+        json=ex.body, headers=auth(token), timeout=10,
+    )  # fmt: skip
+
+
+def transfer_refused(s: Story, ex: Example):
+    return transfer_by(s, ex, s.coordinator)
+
+
+def transfer(s: Story, ex: Example):
+    return transfer_by(s, ex, s.server.coordinator_token(NATIONAL))
+
+
 def no_token(s: Story, ex: Example):
     return requests.get(s.url("/api/v1/pull"), timeout=10)
 
@@ -399,6 +424,8 @@ CHECKS = {
     "Pull with your own revisions (after a restore)": pull_own,
     "A revision that is its own parent, beside a good one": self_parent,
     "Editing another district's record": other_districts_record,
+    "Move a record to another district (coordinators)": transfer,
+    "Move a record with a district coordinator's token": transfer_refused,
     "No token": no_token,
     "A gzip bomb": gzip_bomb,
     "Push outside the tablet's district": outside_district,
