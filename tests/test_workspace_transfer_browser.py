@@ -51,3 +51,13 @@ def test_a_national_coordinator_moves_a_household_to_another_district(office: Of
     assert tuple(row) == ("MZ1122", "MOZ-ZAM-0002")
     # The tablet of Namacurra no longer receives it: its next sync brings nothing new.
     assert SyncClient(amelia).sync().received == 0
+    # A tablet of Nicoadala gets the whole household, and its corrections are accepted.
+    code = office.server.quick_code(district="MZ1122", enumerator="Jacinto Mabunda")
+    jacinto = office.tablet("Jacinto Mabunda", code=code)
+    SyncClient(jacinto).sync()
+    moved = jacinto.draft(record_id).answers
+    assert (moved["district"], moved["site_id"]) == ("MZ1122", "MOZ-ZAM-0002")
+    assert moved["hh_head_given_name"] == "Zulmíra"
+    office.edit(jacinto, record_id, shelter_situation="tent")
+    report = SyncClient(jacinto).sync()
+    assert (report.accepted, report.rejected) == (1, 0)
