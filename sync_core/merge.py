@@ -88,25 +88,25 @@ def flatten(answers: Mapping[str, Any], prefix: Path = ()) -> dict[Path, Any]:
     """Leaf values by path; each repeat instance also has its presence entry at its `_key`
     path (the key, or `#<position>` for an instance without one)."""
     flat: dict[Path, Any] = {}
-    _flatten_into(flat, answers, prefix, is_instance=False)
+    _flatten_into(flat, answers, prefix, in_instance=False)
     return flat
 
 
 def _flatten_into(
-    flat: dict[Path, Any], answers: Mapping[str, Any], prefix: Path, *, is_instance: bool
+    flat: dict[Path, Any], answers: Mapping[str, Any], prefix: Path, *, in_instance: bool
 ) -> None:
     # One dictionary filled in place: merging builds this for every revision it replays.
     for key, value in answers.items():
-        if is_instance and key == KEY_FIELD:
+        if in_instance and key == KEY_FIELD:
             continue  # an instance's key is in its path and its presence entry
         if isinstance(value, dict) and value:
-            _flatten_into(flat, value, (*prefix, key), is_instance=False)
+            _flatten_into(flat, value, (*prefix, key), in_instance=False)
         elif _is_repeat(value):
             for position, instance in enumerate(value, start=1):
                 segment = instance_segment(instance, position)
                 at = (*prefix, key, segment)
                 flat[(*at, KEY_FIELD)] = segment[len(SEGMENT_MARK) :]
-                _flatten_into(flat, instance, at, is_instance=True)
+                _flatten_into(flat, instance, at, in_instance=True)
         else:
             flat[(*prefix, key)] = value
 
