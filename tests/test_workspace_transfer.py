@@ -78,3 +78,35 @@ def test_a_district_coordinator_gets_no_button_and_cannot_move_it(server: Server
     assert refused.status_code == 403
     assert "nacional" in refused.text
     assert server.query("SELECT district FROM records")[0][0] == "MZ1120"
+
+
+def test_a_member_deleted_on_one_tablet_and_edited_on_another_is_shown_as_that_member(
+    server: Server,  # noqa: F811
+):
+    """The conflict page names the member by position and shows the member's answers."""
+    import copy
+    import time
+
+    server.tablet("tab-a")
+    server.tablet("tab-b")
+    from forms.samples import sample_household
+
+    answers = sample_household(3, members=4, site_id="MOZ-ZAM-0001")
+    answers["members"] = [{"_key": f"k-{i}", **m} for i, m in enumerate(answers["members"])]
+    now = int(time.time() * 1000)
+    base = testing.revision("tab-a", answers, hlc_ms=now)
+    assert server.push("tab-a", [base])["counts"]["accepted"] == 1
+    deleted, edited = copy.deepcopy(answers), copy.deepcopy(answers)
+    del deleted["members"][2]
+    deleted["hh_size_declared"] = 3
+    edited["members"][2]["id_doc_number"] = "110100000009Z"
+    common = {"record_id": base["record_id"], "parent": base["revision_id"]}
+    for device, changed, ms in (("tab-a", deleted, now + 10), ("tab-b", edited, now + 20)):
+        result = server.push(device, [testing.revision(device, changed, hlc_ms=ms, **common)])
+        assert result["counts"]["accepted"] == 1, result
+    (conflict_id,) = [r[0] for r in server.query("SELECT conflict_id FROM conflicts")]
+    client = signed_in(server)
+    page = client.get(f"/conflicts/{conflict_id}")
+    assert page.status_code == 200
+    assert "members[3]" in page.text and "k-2" not in page.text.split("<main")[-1]
+    assert "110100000009Z" in page.text  # the member as tablet b edited it

@@ -24,6 +24,12 @@ def shown(form: Form | None, name: str, value: Any, lang: str) -> str:
     """One answer as text: choice labels for selects, "lat, lon" for a GPS point."""
     if value is None or value == "" or value == []:
         return ""
+    if isinstance(value, dict):  # a whole repeat instance (a member deleted and edited)
+        return "; ".join(
+            f"{field_label(form, key, lang)}: {shown(form, key, answer, lang)}"
+            for key, answer in value.items()
+            if key != KEY_FIELD and not isinstance(answer, list | dict)
+        )
     question = _question(form, name)
     if question is not None and question.is_select and question.choice_list:
         by_name = {c.name: c for c in form.choices.get(question.choice_list, [])}  # type: ignore[union-attr]

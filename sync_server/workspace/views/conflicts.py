@@ -86,12 +86,14 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
         record = found["record"]
         form = ws.form(record["form_id"], record["form_version"])
         rows = []
+        answers = json.loads(record["answers"])
         for number, item in enumerate(found["fields"]):
             name = item["path"].rsplit(".", 1)[-1].split("[")[0]
             rows.append(
                 {
                     "number": number,
-                    "path": item["path"],
+                    # members by position, as a person counts them (the key is for machines)
+                    "path": merge.position_text(records.parse_path(item["path"]), answers),
                     "label": present.field_label(form, name, lang),
                     "base": present.shown(form, name, item.get("base"), lang),
                     "a": present.shown(form, name, item["values"].get(found["sides"][0]), lang),
