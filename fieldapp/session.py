@@ -27,7 +27,7 @@ from forms import Form, Group, Question, Repeat, ValidationResult, validate_reco
 from forms.expressions import to_number, to_string
 from forms.labels import fill_references
 from forms.model import Node
-from forms.paths import answer_path
+from forms.paths import KEY_FIELD, answer_path, new_instance_key
 from forms.scope import DISTRICT_QUESTION, SITE_QUESTION
 from forms.validation import FieldIssue, path_of
 
@@ -282,7 +282,9 @@ class FormSession:
         """Add an empty instance (a household member); returns its 0-based position."""
         container = self._container(repeat.repeat_path, index, create=True)
         instances = container.setdefault(repeat.name, [])
-        instances.append({})
+        # The key names this member for good: the merge matches members by it, so an edit
+        # made here never lands on another person after a deletion on another tablet.
+        instances.append({KEY_FIELD: new_instance_key()})
         self._changed()
         self.store.audit(
             "repeat-added",
@@ -519,7 +521,7 @@ class FormSession:
                     return None
                 instances = container.setdefault(repeat, [])
                 while len(instances) <= position:
-                    instances.append({})
+                    instances.append({KEY_FIELD: new_instance_key()})
             container = instances[position]
         return container
 
@@ -602,6 +604,9 @@ def _without_computed(form: Form, cleaned: dict[str, Any], typed: dict[str, Any]
     """
     result: dict[str, Any] = {}
     for name, value in cleaned.items():
+        if name == KEY_FIELD:
+            result[name] = value  # a repeat instance's key (forms.paths), not an answer
+            continue
         if not form.has_node(name):
             continue
         node = form.node(name)

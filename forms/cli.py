@@ -19,6 +19,7 @@ from forms.expressions import to_number
 from forms.labels import fill_references
 from forms.loader import FormLoadError, load_form
 from forms.model import Form, Group, Node, Question, Repeat
+from forms.paths import KEY_FIELD, new_instance_key
 from forms.validation import path_of, validate_record
 
 
@@ -187,7 +188,7 @@ class _Preview:
                 question = f"{prefix}Add a {label} (#{len(instances) + 1})? [y/N] "
                 if _ask(question, self.stdin, self.out).lower() not in ("y", "yes", "s", "sim"):
                     break
-            instances.append({})
+            instances.append({KEY_FIELD: new_instance_key()})  # see forms.paths
             inner = (*index, len(instances) - 1)
             self.nodes(repeat.children, instances[-1], inner, prefix + "  ")
 

@@ -115,6 +115,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Expected a list of entries.",
         "pt": "Esperava-se uma lista de entradas.",
     },
+    "instance-key": {
+        "en": "An entry's key must be 1 to 64 letters, digits, “-”, “_” or “:” (found “{value}”).",
+        "pt": "A chave de uma entrada deve ter de 1 a 64 letras, algarismos, “-”, “_” ou “:” "
+        "(encontrou-se “{value}”).",
+    },
+    "instance-key-repeated": {
+        "en": "Two entries here have the same key “{value}”.",
+        "pt": "Duas entradas aqui têm a mesma chave “{value}”.",
+    },
     "unknown-field": {
         "en": "The form has no question named “{name}” here.",
         "pt": "O formulário não tem nenhuma pergunta “{name}” aqui.",

@@ -29,7 +29,7 @@ from forms.expressions import NodeSet, Value, to_number, to_string
 from forms.geopoint import geopoint_numbers, split_geopoint
 from forms.messages import message
 from forms.model import Choice, Form, Group, Node, Question, Repeat
-from forms.paths import answer_path
+from forms.paths import KEY_FIELD, answer_path, is_instance_key
 from forms.plan import (
     CHOICE_COLUMN_PREFIX,
     Step,
@@ -214,6 +214,7 @@ class _Run:
         self.gazetteer = geo
         self.answers: dict[Key, Any] = {}
         self.counts: dict[Key, int] = {}
+        self.instance_keys: dict[Key, str] = {}  # (repeat, index) -> the instance's `_key`
         self.relevance: dict[Key, bool] = {}
         self.values: dict[Key, Value] = {}
         self.computed: dict[Key, Value] = {}
@@ -243,6 +244,9 @@ class _Run:
     def _read(self, data: dict[str, Any], level: str | None, index: Index) -> None:
         expected = self.plan.names_at_level[level]
         for key, value in data.items():
+            if key == KEY_FIELD and level is not None:
+                self._read_instance_key(value, level, index)
+                continue
             if key not in expected:
                 path = _join(self._path_prefix(level, index), key)
                 self.errors.append(
@@ -272,6 +276,23 @@ class _Run:
                     self._read(instance, key, (*index, i))
             else:
                 self.answers[(key, index)] = value
+
+    def _read_instance_key(self, value: Any, repeat: str, index: Index) -> None:
+        """A repeat instance's key (`forms.paths`): kept with the instance, never an answer;
+        two instances of one repeat may not share one."""
+        path = _join(self._path_prefix(repeat, index), KEY_FIELD)
+        if not is_instance_key(value):
+            text = message("instance-key", self.message_language, value=_shorten(value))
+            self.errors.append(self._issue(path, KEY_FIELD, "instance-key", text))
+            return
+        siblings = {
+            k for (r, i), k in self.instance_keys.items() if r == repeat and i[:-1] == index[:-1]
+        }
+        if value in siblings:
+            text = message("instance-key-repeated", self.message_language, value=value)
+            self.errors.append(self._issue(path, KEY_FIELD, "instance-key-repeated", text))
+            return
+        self.instance_keys[(repeat, index)] = value
 
     def _instances(self, repeat_path: tuple[str, ...]) -> Iterator[Index]:
         """Every instance index at the depth of `repeat_path`."""
@@ -621,7 +642,7 @@ class _Run:
                 continue
             if isinstance(node, Repeat):
                 count = self.counts.get((node.name, index), 0)
-                out[node.name] = [self._cleaned(node.children, (*index, i)) for i in range(count)]
+                out[node.name] = [self._instance(node, (*index, i)) for i in range(count)]
             elif isinstance(node, Group):
                 out.update(self._cleaned(node.children, index))
             elif node.type == "note":
@@ -633,6 +654,12 @@ class _Run:
             elif (node.name, index) in self.answers:
                 out[node.name] = _clean_answer(node, self.answers[(node.name, index)])
         return out
+
+    def _instance(self, repeat: Repeat, index: Index) -> dict[str, Any]:
+        """One cleaned repeat instance, its key first (none for one made before keys)."""
+        answers = self._cleaned(repeat.children, index)
+        key = self.instance_keys.get((repeat.name, index))
+        return {KEY_FIELD: key, **answers} if key is not None else answers
 
     def _issue(self, path: str, name: str, code: str, text: str, severity: Severity = "error"):
         return FieldIssue(path=path, name=name, code=code, message=text, severity=severity)

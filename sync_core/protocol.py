@@ -290,6 +290,13 @@ class ResolveRequest(_Model):
     note: str = Field("", max_length=1000)
 
 
+class TransferRequest(_Model):
+    """A coordinator moves a record to another district (or site): docs/sync-protocol.md."""
+
+    district: str = Field(pattern=r"^[A-Z]{2}[0-9]{2,8}$")
+    site_id: str | None = Field(None, pattern=ID_PATTERN)
+
+
 class RecordState(_Model):
     record_id: str
     form_id: str

@@ -634,12 +634,9 @@ def resolve_conflict(
             f"Revision {chosen_revision_id} is not one side of conflict {conflict_id}; "
             f"choose one of {', '.join(sides)}.",
         )
-    chosen = {
-        merge.path_text(path): value
-        for path, value in merge.flatten(_answers_of(conn, chosen_revision_id)).items()
-    }
+    chosen = merge.flatten(_answers_of(conn, chosen_revision_id))
     paths = {f["path"] for f in json.loads(row["fields"])}
-    values = {path: chosen.get(path, merge.DELETED) for path in paths}
+    values = {path: merge.value_at(chosen, parse_path(path)) for path in paths}
     return _decide(conn, principal, row, values, chosen_revision_id, note, now or now_utc())
 
 
@@ -710,47 +707,8 @@ def _decide(
     record = conn.execute(
         "SELECT * FROM records WHERE record_id = ?", (row["record_id"],)
     ).fetchone()
-    head = conn.execute(
-        "SELECT hlc_order, form_id, form_version, district, site_id FROM revisions "
-        "WHERE revision_id = ?",
-        (record["head_revision_id"],),
-    ).fetchone()
-    flat = merge.flatten(json.loads(record["answers"]))
-    by_text = {merge.path_text(path): path for path in flat}
-    for text, value in values.items():
-        path = by_text.get(text) or parse_path(text)
-        if value is merge.DELETED:
-            flat.pop(path, None)
-        else:
-            flat[path] = value
-    ms, counter = _after(head["hlc_order"])
-    ms, counter = max((ms, counter), (int(now.timestamp() * 1000), 0))
-    revision = {
-        "revision_id": str(uuid.uuid4()),
-        "record_id": row["record_id"],
-        "parent_revision_id": record["head_revision_id"],
-        "form_id": head["form_id"],
-        "form_version": head["form_version"],
-        "device_id": principal.account_id,
-        "hlc": format_hlc(ms, counter, principal.account_id),
-        "created_at": iso(now),
-        "answers": merge.unflatten(flat),
-    }
-    body = canonical_json(revision)
-    seq = _insert_revision(
-        conn,
-        revision,
-        body,
-        body_hash(body),
-        hlc_order=ordering_hlc(revision["hlc"], int(now.timestamp() * 1000))[0],
-        hlc_flag=None,
-        uploaded_by=principal.account_id,
-        received_at=iso(now),
-        batch_id=None,
-        district=head["district"],
-        site_id=head["site_id"],
-        origin="review",
-    )
+    answers = with_values(json.loads(record["answers"]), values)
+    revision, seq, head = add_revision_on_head(conn, principal, record, answers, now=now)
     conn.execute(
         "UPDATE conflicts SET status = 'resolved', resolved_by = ?, resolved_at = ?, "
         "resolution_revision_id = ?, note = ? WHERE conflict_id = ?",
@@ -766,14 +724,82 @@ def _decide(
     return {"conflict_id": conflict_id, "revision_id": revision["revision_id"], "seq": seq}
 
 
+def add_revision_on_head(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    record: sqlite3.Row,
+    answers: dict[str, Any],
+    *,
+    now: dt.datetime,
+    scope: tuple[str, str | None] | None = None,
+) -> tuple[dict[str, Any], int, sqlite3.Row]:
+    """Store `answers` as a revision the server writes on a coordinator's behalf (a decision,
+    a transfer) on top of the record's head: its HLC is the server's clock or just after the
+    head's, its device the coordinator's account. `scope` (district, site) files it under
+    another place (a transfer); by default it stays where the head is.
+
+    Returns the revision, its seq and the head's row. The caller rebuilds the record."""
+    head = conn.execute(
+        "SELECT hlc_order, form_id, form_version, district, site_id FROM revisions "
+        "WHERE revision_id = ?",
+        (record["head_revision_id"],),
+    ).fetchone()
+    ms, counter = _after(head["hlc_order"])
+    ms, counter = max((ms, counter), (int(now.timestamp() * 1000), 0))
+    revision = {
+        "revision_id": str(uuid.uuid4()),
+        "record_id": record["record_id"],
+        "parent_revision_id": record["head_revision_id"],
+        "form_id": head["form_id"],
+        "form_version": head["form_version"],
+        "device_id": principal.account_id,
+        "hlc": format_hlc(ms, counter, principal.account_id),
+        "created_at": iso(now),
+        "answers": answers,
+    }
+    district, site_id = scope or (head["district"], head["site_id"])
+    body = canonical_json(revision)
+    seq = _insert_revision(
+        conn,
+        revision,
+        body,
+        body_hash(body),
+        hlc_order=ordering_hlc(revision["hlc"], int(now.timestamp() * 1000))[0],
+        hlc_flag=None,
+        uploaded_by=principal.account_id,
+        received_at=iso(now),
+        batch_id=None,
+        district=district,
+        site_id=site_id,
+        origin="review",
+    )
+    return revision, seq, head
+
+
+def with_values(answers: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """`answers` with a decision's `values` (path text -> value, merge.DELETED removes it;
+    a whole repeat instance, `members[@k]`, is given as its answers) put in."""
+    flat = merge.flatten(answers)
+    by_text = {merge.path_text(path): path for path in flat}
+    for text, value in values.items():
+        merge.put(flat, by_text.get(text) or parse_path(text), value)
+    return merge.unflatten(flat)
+
+
 def parse_path(text: str) -> merge.Path:
-    """`members[2].age` -> ("members", 2, "age"): the inverse of merge.path_text."""
+    """`members[2].age` -> ("members", "@#2", "age"), `members[@k].age` -> ("members",
+    "@k", "age"): the inverse of merge.path_text."""
     parts: list[str | int] = []
     for piece in text.split("."):
         name, _, rest = piece.partition("[")
         parts.append(name)
         while rest:
-            number, _, rest = rest.partition("]")
-            parts.append(merge.LENGTH if number == "#" else int(number))
+            inside, _, rest = rest.partition("]")
+            if inside == "#":
+                parts.append(merge.LENGTH)
+            elif inside.startswith("@"):
+                parts.append(inside)
+            else:
+                parts.append(f"@#{int(inside)}")
             rest = rest.lstrip("[")
     return tuple(parts)

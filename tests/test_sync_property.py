@@ -10,7 +10,10 @@ restarted on the same data). Invariants:
 - a hard conflict is flagged exactly when two tablets changed the same answer from the same
   parent revision to different values (computed here from the tablets' own revisions);
 - after two fault-free rounds of syncing, every tablet shows the same head and answers for
-  every record, and so does the server.
+  every record, and so does the server;
+- household members have identity (their `_key`): tablets add, delete and edit members
+  concurrently, and at the end no member a tablet added is lost unless some tablet deleted
+  it, and no member's answer lands on another member (each name carries its member's key).
 
 Hostile actors join the honest tablets (issue #8): a tablet of another district replaying
 and editing this district's records (with and without a parent), a revoked tablet still
@@ -52,6 +55,7 @@ from requests.adapters import HTTPAdapter
 
 from fieldapp.store import Store
 from fieldapp.sync_client import SyncClient, SyncError
+from forms.paths import new_instance_key
 from sync_core.hlc import MAX_DRIFT_MS, parse_hlc
 from tests.sync_helpers import FORM_ID, FORM_VERSION, ServerProcess, auth, household, revision
 
@@ -213,6 +217,8 @@ class Tablets(RuleBasedStateMachine):
         self.paths = [run / f"tablet-{number}.db" for number in range(DEVICES)]
         self.backups: dict[int, Path] = {}
         self.records: set[str] = set()
+        self.added: set[str] = set()  # keys of the members honest tablets made
+        self.deleted: set[str] = set()  # ...and of those some tablet deleted
         # The hostile and the careless, each with its own account.
         self.other_district = f"MZ{6000 + Tablets.runs}"
         self.outsider = enroll_raw(self.server, self.other_district)
@@ -242,6 +248,7 @@ class Tablets(RuleBasedStateMachine):
     def create_record(self, device: int, members: int) -> None:
         store = self.stores[device]
         answers = household(f"Head {len(self.records)}", district=self.district, members=members)
+        answers["members"] = [self.new_member(m) for m in answers["members"]]
         record_id = store.create_draft(FORM_ID, FORM_VERSION, answers)
         store.finalize(record_id, answers)
         self.records.add(record_id)
@@ -269,9 +276,49 @@ class Tablets(RuleBasedStateMachine):
             answers["shelter"] = SHELTERS[value % len(SHELTERS)]
         elif change == "notes":
             answers["notes"] = NOTES[value % len(NOTES)]
-        else:
+        elif answers.get("members"):
             answers["members"][member % len(answers["members"])]["age"] = 20 + value
         store.finalize(row.record_id, answers)
+
+    def new_member(self, answers: dict) -> dict:
+        """A member as the app adds one: a fresh key, and (for this test) a name that
+        starts with it, so an answer landing on another member shows."""
+        key = new_instance_key()
+        self.added.add(key)
+        return {"_key": key, **answers, "name": key[:8]}
+
+    @rule(
+        device=st.integers(0, DEVICES - 1),
+        pick=st.integers(0, 1000),
+        action=st.sampled_from(["add", "delete", "rename", "age"]),
+        member=st.integers(0, 3),
+        value=st.integers(0, 3),
+    )
+    def edit_members(self, device: int, pick: int, action: str, member: int, value: int):
+        """A member joins, leaves, or has an answer corrected, on one tablet."""
+        store = self.stores[device]
+        rows = sorted(store.records(limit=1000), key=lambda r: r.record_id)
+        if not rows:
+            return
+        row = rows[pick % len(rows)]
+        if row.state == "sent":
+            answers = store.open_for_edit(row.record_id).answers
+        else:
+            answers = store.draft(row.record_id).answers
+        people = answers.setdefault("members", [])
+        if action == "add":
+            people.append(self.new_member({"age": value, "sex": "f"}))
+        elif not people:
+            return
+        elif action == "delete":
+            self.deleted.add(people.pop(member % len(people))["_key"])
+        elif action == "rename":
+            chosen = people[member % len(people)]
+            chosen["name"] = f"{chosen['_key'][:8]} {value}"
+        else:
+            people[member % len(people)]["age"] = 40 + value
+        store.finalize(row.record_id, answers)
+        STATS[f"members-{action}"] = STATS.get(f"members-{action}", 0) + 1
 
     @rule(
         device=st.integers(0, DEVICES - 1),
@@ -466,6 +513,7 @@ class Tablets(RuleBasedStateMachine):
             self.check_every_revision_arrived_once()
             self.check_hard_conflicts()
             self.check_convergence()
+            self.check_members()
         finally:
             for store in self.stores:
                 store.close()
@@ -547,12 +595,33 @@ class Tablets(RuleBasedStateMachine):
                 assert draft.head_revision_id == record["head_revision_id"], record_id
                 assert draft.answers == record["answers"], record_id
 
+    def check_members(self) -> None:
+        """No member lost unless deleted somewhere; no answer on another member."""
+        kept: set[str] = set()
+        for record_id in sorted(self.records):
+            answers = self.stores[0].draft(record_id).answers  # converged: the server's too
+            for member in answers.get("members", []):
+                key = member.get("_key")
+                if key in self.added:  # (the careless tablet's members have no keys)
+                    assert member["name"].startswith(key[:8]), (record_id, member)
+                    kept.add(key)
+        honest = {
+            m.get("_key")
+            for r in self.device_revisions().values()
+            for m in r.answers.get("members", [])
+        }
+        lost = (self.added & honest) - self.deleted - kept
+        assert not lost, lost
+        STATS["members-kept"] = STATS.get("members-kept", 0) + len(kept)
+
 
 def leaves(answers: dict) -> dict[str, Any]:
-    """The answers this test edits, by name (written independently of the server's code)."""
+    """The answers this test edits, by name (written independently of the server's code):
+    a member's answers by its key, so a member added or deleted moves no other."""
     found = {key: value for key, value in answers.items() if key != "members"}
     for index, member in enumerate(answers.get("members", [])):
-        found.update({f"members.{index}.{k}": v for k, v in member.items()})
+        name = member.get("_key", f"#{index}")
+        found.update({f"members.{name}.{k}": v for k, v in member.items()})
     return found
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import hashlib
 import json
 import re
 import uuid
@@ -24,6 +25,7 @@ import requests
 
 from forms import FORMS_DIR, load_form
 from forms.samples import sample_household
+from sync_server.auth import NATIONAL
 from tests.sync_helpers import DISTRICT, OTHER_DISTRICT, ServerProcess, auth, cli
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "sync-protocol.md"
@@ -228,6 +230,20 @@ def form_download(s: Story, ex: Example):
     )
 
 
+def attachment_download(s: Story, ex: Example):
+    """The attachment tests' village form, published with its CSV by the real CLI."""
+    from tests.test_form_attachments import write_form
+
+    form, csv = write_form(s.server.data_dir.parent / "villages-form")
+    cli(s.server.data_dir, "publish-form", str(form), str(csv))
+    response = requests.get(s.url(ex.path), headers=auth(s.values["b"]), timeout=10)
+    content = csv.read_bytes()
+    assert response.content == content
+    assert response.headers["x-content-sha256"] == hashlib.sha256(content).hexdigest()
+    assert response.headers["content-disposition"] == 'attachment; filename="villages.csv"'
+    return response
+
+
 def concurrent_edit(s: Story, ex: Example):
     first = s.values["first"]
     ours = copy.deepcopy(first["answers"])
@@ -306,6 +322,30 @@ def other_districts_record(s: Story, ex: Example):
     return s.push(s.values["a"], s.values["a_id"], [takeover])
 
 
+def a_record_to_move(s: Story) -> str:
+    if "to_move" not in s.values:
+        a = s.values["a_id"]
+        wire = s.revision(a, sample_household(11, members=2, site_id=SITE))
+        assert s.push(s.values["a"], a, [wire]).status_code == 200
+        s.values["to_move"] = wire["record_id"]
+    return s.values["to_move"]
+
+
+def transfer_by(s: Story, ex: Example, token: str):
+    return requests.post(
+        s.url(f"/api/v1/records/{a_record_to_move(s)}/transfer"),
+        json=ex.body, headers=auth(token), timeout=10,
+    )  # fmt: skip
+
+
+def transfer_refused(s: Story, ex: Example):
+    return transfer_by(s, ex, s.coordinator)
+
+
+def transfer(s: Story, ex: Example):
+    return transfer_by(s, ex, s.server.coordinator_token(NATIONAL))
+
+
 def no_token(s: Story, ex: Example):
     return requests.get(s.url("/api/v1/pull"), timeout=10)
 
@@ -375,6 +415,7 @@ CHECKS = {
     "State check after the server's database was replaced": state_replaced,
     "Forms": forms,
     "Form download": form_download,
+    "Attachment download": attachment_download,
     "Push of a concurrent edit (hard conflict)": concurrent_edit,
     "Conflicts (coordinators)": conflicts,
     "A record's merged state": record_state,
@@ -383,6 +424,8 @@ CHECKS = {
     "Pull with your own revisions (after a restore)": pull_own,
     "A revision that is its own parent, beside a good one": self_parent,
     "Editing another district's record": other_districts_record,
+    "Move a record to another district (coordinators)": transfer,
+    "Move a record with a district coordinator's token": transfer_refused,
     "No token": no_token,
     "A gzip bomb": gzip_bomb,
     "Push outside the tablet's district": outside_district,
@@ -423,9 +466,7 @@ def story(tmp_path_factory: pytest.TempPathFactory):
 
 
 # Examples another test replays: they need a setup this story doesn't have.
-ELSEWHERE = {
-    "Attachment download": "needs a form with an attachment (the attachment tests publish one)",
-}
+ELSEWHERE: dict[str, str] = {}
 
 
 def test_every_http_example_in_the_protocol_is_checked():

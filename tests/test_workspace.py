@@ -622,8 +622,9 @@ def test_every_text_the_templates_use_is_in_both_languages():
 
 
 @pytest.mark.parametrize(
-    "path", [("shelter_situation",), ("members", 2, "age_reported"), ("members", "#"),
-             ("a", 1, "b", 3, "c")],
+    "path", [("shelter_situation",), ("members", "@#2", "age_reported"), ("members", "#"),
+             ("a", "@#1", "b", "@#3", "c"), ("members", "@0b7e-4c1a", "age"),
+             ("a", "@k:1", "b", "@#12", "c")],
 )  # fmt: skip
 def test_a_path_read_back_from_its_text_is_the_same_path(path):
     from sync_core import merge

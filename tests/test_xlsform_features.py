@@ -15,6 +15,7 @@ import pytest
 from fieldapp.session import FormSession, Slot
 from fieldapp.store import Store
 from forms import FormLoadError, load_form, validate_record
+from forms.paths import is_instance_key
 
 pytestmark = pytest.mark.integration
 
@@ -644,7 +645,9 @@ def test_the_same_name_in_different_groups_and_repeats(load, store):
     assert session.finalize().finalized
     stored = store.revisions_of(session.record_id)[-1].answers
     assert stored["head.phone"] == "841111111" and stored["contact.phone"] == "842222222"
-    assert stored["members"] == [{"members.name": "Ana", "age": 30}]
+    (member,) = stored["members"]
+    assert is_instance_key(member.pop("_key"))  # the member's identity (issue #8)
+    assert member == {"members.name": "Ana", "age": 30}
 
 
 @needs_corpus

@@ -5,8 +5,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from sync_core.protocol import API_PREFIX, ConflictList, RecordState, ResolveRequest
-from sync_server import records
+from sync_core.protocol import (
+    API_PREFIX,
+    ConflictList,
+    RecordState,
+    ResolveRequest,
+    TransferRequest,
+)
+from sync_server import records, transfer
 from sync_server.problems import Problem
 from sync_server.routes.deps import Caller, Context, Coordinator
 
@@ -47,3 +53,25 @@ async def resolve(
             )
         )
     )
+
+
+@router.post("/records/{record_id}/transfer", tags=["records"])
+async def transfer_record(
+    record_id: str, body: TransferRequest, ctx: Context, who: Coordinator
+) -> dict[str, Any]:
+    """Move a record to another district or site (a coordinator covering both); tablets of
+    the new place get it by pull, those of the old one no longer can edit it."""
+    try:
+        return await asyncio.wrap_future(
+            ctx.db.submit(
+                lambda conn: transfer.transfer_record(
+                    conn, who, record_id, body.district, body.site_id
+                )
+            )
+        )
+    except Problem as refused:
+        if refused.code == "out-of-scope":
+            await asyncio.wrap_future(
+                ctx.db.submit(lambda conn: transfer.audit_refusal(conn, who, record_id))
+            )
+        raise

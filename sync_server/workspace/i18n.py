@@ -165,6 +165,35 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "rev-edited": ("editou", "edited"),
     "rev-merge": ("juntou edições simultâneas", "merged concurrent edits"),
     "rev-decision": ("decidiu um conflito", "decided a conflict"),
+    "rev-transfer": ("moveu o registo", "moved the record"),
+    "transfer-title": ("Mover o registo", "Move the record"),
+    "transfer-to": ("Para o local", "To the site"),
+    "transfer-button": ("Mover…", "Move…"),
+    "transfer-from-to": (
+        "Mover este registo de {old} para {new}?",
+        "Move this record from {old} to {new}?",
+    ),
+    "transfer-explain": (
+        "A mudança fica no histórico do registo. Os tablets do novo distrito recebem-no na "
+        "próxima sincronização; os do distrito antigo deixam de o receber e de o poder editar.",
+        "The move is kept in the record's history. Tablets of the new district receive it on "
+        "their next sync; those of the old district no longer receive it or can edit it.",
+    ),
+    "transfer-confirm": ("Confirmar a mudança", "Confirm the move"),
+    "transfer-done": (
+        "Registo movido: os tablets do novo distrito recebem-no na próxima sincronização.",
+        "Record moved: tablets of the new district receive it on their next sync.",
+    ),
+    "transfer-refused": (
+        "Só uma conta que cubra os dois distritos (nacional) pode mover este registo.",
+        "Only an account covering both districts (a national one) can move this record.",
+    ),
+    "transfer-invalid": (
+        "Esse local não serve para este registo (já está lá, ou o formulário não tem distrito).",
+        "That place does not fit this record (it is there already, or its form has no district).",
+    ),
+    "transfer-no-site": ("Escolha um local da lista.", "Choose a site from the list."),
+    "cancel": ("Cancelar", "Cancel"),
     "households": ("agregados", "households"),
     "open": ("Por decidir", "Open"),
     "resolved": ("Decididos", "Resolved"),

@@ -8,6 +8,7 @@ from typing import Any
 
 from forms.geopoint import parse_geopoint
 from forms.model import Form, Group, Question, Repeat
+from forms.paths import KEY_FIELD
 from sync_core import merge
 
 MAX_CHANGES_SHOWN = 30
@@ -23,6 +24,12 @@ def shown(form: Form | None, name: str, value: Any, lang: str) -> str:
     """One answer as text: choice labels for selects, "lat, lon" for a GPS point."""
     if value is None or value == "" or value == []:
         return ""
+    if isinstance(value, dict):  # a whole repeat instance (a member deleted and edited)
+        return "; ".join(
+            f"{field_label(form, key, lang)}: {shown(form, key, answer, lang)}"
+            for key, answer in value.items()
+            if key != KEY_FIELD and not isinstance(answer, list | dict)
+        )
     question = _question(form, name)
     if question is not None and question.is_select and question.choice_list:
         by_name = {c.name: c for c in form.choices.get(question.choice_list, [])}  # type: ignore[union-attr]
@@ -158,14 +165,19 @@ def changes(
     if before is None:
         return []
     old, new = merge.flatten(before), merge.flatten(after)
+    # Members are shown by their position (after the change, or before it when deleted).
+    shown_at = {
+        path: merge.positioned(path, after if path in new else before)
+        for path in set(old) | set(new)
+    }
     found = []
-    for path in sorted(set(old) | set(new), key=merge.path_text):
-        if path and path[-1] == merge.LENGTH:
-            continue
+    for path in sorted(shown_at, key=lambda p: merge.path_order(shown_at[p])):
+        if path and path[-1] in (merge.LENGTH, KEY_FIELD):
+            continue  # an instance's presence: its answers show the change
         if merge.same(old.get(path), new.get(path)):
             continue
         name = str(path[-1])
-        where = "".join(f" {p}" for p in path[1:-1] if isinstance(p, int))
+        where = "".join(f" {p}" for p in shown_at[path][1:-1] if isinstance(p, int))
         prefix = f"{field_label(form, str(path[0]), lang)}{where}: " if len(path) > 1 else ""
         found.append(
             Change(
@@ -178,6 +190,6 @@ def changes(
 
 
 def value_at(answers: dict[str, Any], path_text: str) -> Any:
-    """The value at a path like `members[2].age` (None when absent)."""
+    """The value at a path like `members[2].age` or `members[@k].age` (None when absent)."""
     flat = {merge.path_text(p): v for p, v in merge.flatten(answers).items()}
     return flat.get(path_text)

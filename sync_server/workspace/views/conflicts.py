@@ -86,12 +86,14 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
         record = found["record"]
         form = ws.form(record["form_id"], record["form_version"])
         rows = []
+        answers = json.loads(record["answers"])
         for number, item in enumerate(found["fields"]):
             name = item["path"].rsplit(".", 1)[-1].split("[")[0]
             rows.append(
                 {
                     "number": number,
-                    "path": item["path"],
+                    # members by position, as a person counts them (the key is for machines)
+                    "path": merge.position_text(records.parse_path(item["path"]), answers),
                     "label": present.field_label(form, name, lang),
                     "base": present.shown(form, name, item.get("base"), lang),
                     "a": present.shown(form, name, item["values"].get(found["sides"][0]), lang),
@@ -203,13 +205,8 @@ def _check(form: Any, record: Any, values: dict[str, Any]) -> dict[str, str]:
     """Errors the form engine finds at the decided paths ({} when it accepts them)."""
     if form is None:
         return {}
-    flat = merge.flatten(json.loads(record["answers"]))
-    by_text = {merge.path_text(p): p for p in flat}
-    for text, value in values.items():
-        path = by_text.get(text) or records.parse_path(text)
-        if value is merge.DELETED:
-            flat.pop(path, None)
-        else:
-            flat[path] = value
-    result = validate_record(form, merge.unflatten(flat), now=dt.datetime.now())
-    return {issue.path: issue.message for issue in result.errors if issue.path in values}
+    answers = records.with_values(json.loads(record["answers"]), values)
+    result = validate_record(form, answers, now=dt.datetime.now())
+    # The form engine names members by position, a conflict by key: compare positions.
+    shown = {merge.position_text(records.parse_path(text), answers): text for text in values}
+    return {shown[i.path]: i.message for i in result.errors if i.path in shown}

@@ -99,4 +99,13 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
             conflicts=conflicts,
             site_names={s["site_id"]: s["name"] for s in ws.sites},
             max_changes=present.MAX_CHANGES_SHOWN,
-        )
+            decided=request.query_params.get("decided") == "1",
+            moved=request.query_params.get("moved") == "1",
+            # Moving a record (views/transfer.py): to any other site this account covers.
+            transfer_sites=[
+                s for s in ws.sites
+                if s.get("district_pcode")
+                and who.principal.covers(s["district_pcode"], s["site_id"])
+                and s["site_id"] != row["site_id"]
+            ],
+        )  # fmt: skip
