@@ -310,7 +310,7 @@ class FormSession:
     def media_path(self, name: str) -> Path:
         """Where an attachment of this record lives: beside the store, never in a path
         that holds personal data (file names are generated, not taken from answers)."""
-        folder = Path(self.store.path).parent / "media" / self.record_id
+        folder = self.store.media_dir(self.record_id)
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
 
