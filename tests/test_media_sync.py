@@ -274,3 +274,122 @@ def test_media_references_name_each_file_with_its_answer_path():
         "document": "../../etc/passwd.txt",
     }
     assert media_references(answers) == {"5f0c.jpg": "photo", "a1b2.png": "members[2].id_photo"}
+
+
+# --- the coordinator's workspace ----------------------------------------------------------
+
+PASSWORD = "uma frase longa"
+
+
+def add_login(server: ServerProcess, username: str, district: str) -> None:
+    import sqlite3
+
+    from sync_server.workspace import accounts
+
+    conn = sqlite3.connect(server.data_dir / "sync.db", isolation_level=None, timeout=30)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        accounts.create_login(
+            conn, name="Graça", username=username, password=PASSWORD, district=district
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def web_session(server: ServerProcess, username: str) -> requests.Session:
+    from sync_server.workspace.testing import csrf_of
+
+    session = requests.Session()
+    page = session.get(server.url + "/login", timeout=10)
+    answer = session.post(
+        server.url + "/login",
+        data={"csrf": csrf_of(page.text), "username": username, "password": PASSWORD, "next": "/"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 303, answer.text[:300]
+    return session
+
+
+def real_jpeg(tmp_path: Path) -> Path:
+    from PIL import Image, ImageDraw
+
+    path = tmp_path / "shelter.jpg"
+    image = Image.new("RGB", (640, 480), (70, 120, 160))
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(120, 380), (320, 160), (520, 380)], fill=(200, 170, 90))
+    draw.rectangle([(280, 300), (360, 380)], fill=(90, 60, 40))
+    image.save(path, quality=85)
+    return path
+
+
+def test_coordinators_open_a_records_files_from_its_page(tmp_path: Path, server: ServerProcess):
+    store = tablet(tmp_path, server)
+    source = real_jpeg(tmp_path)
+    record_id, name = visit_with_photo(store, source)
+    SyncClient(store).sync()
+    add_login(server, "graca", DISTRICT)
+    add_login(server, "nelson", OTHER_DISTRICT)
+    file_url = f"{server.url}/records/{record_id}/media/{name}"
+
+    anonymous = requests.get(file_url, allow_redirects=False, timeout=10)
+    assert anonymous.status_code == 303  # to the sign-in page, never the file
+
+    graca = web_session(server, "graca")
+    page = graca.get(f"{server.url}/records/{record_id}", timeout=10)
+    assert page.status_code == 200
+    assert f"/records/{record_id}/media/{name}" in page.text
+    assert "shelter_photo" in page.text and "Ficheiros" in page.text
+    got = graca.get(file_url, timeout=10)
+    assert got.status_code == 200 and got.content == source.read_bytes()
+    assert got.headers["content-type"] == "image/jpeg"
+    assert (
+        server.query("SELECT target FROM audit_log WHERE action = 'media.download'")[0]["target"]
+        == f"{record_id}/{name}"
+    )
+
+    nelson = web_session(server, "nelson")
+    assert nelson.get(file_url, timeout=10).status_code == 404
+    assert (
+        nelson.get(f"{server.url}/records/{record_id}/media/x.jpg", timeout=10).status_code == 404
+    )
+
+
+@pytest.mark.browser
+def test_the_record_page_shows_the_photo_in_chromium(tmp_path: Path, server: ServerProcess):
+    chromium, driver = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+    if not (chromium.exists() and driver.exists()):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (make setup)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    store = tablet(tmp_path, server)
+    record_id, _ = visit_with_photo(store, real_jpeg(tmp_path))
+    SyncClient(store).sync()
+    add_login(server, "graca", DISTRICT)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(chromium)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1366,768",
+                 "--no-first-run", f"--user-data-dir={tmp_path / 'chromium'}"):  # fmt: skip
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(str(driver)), options=options)
+    try:
+        browser.get(server.url + "/login")
+        browser.find_element(By.NAME, "username").send_keys("graca")
+        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "form button, form [type=submit]").click()
+        browser.get(f"{server.url}/records/{record_id}")
+        photo_element = browser.find_element(By.CSS_SELECTOR, "#files img.record-photo")
+        width = browser.execute_script(
+            "const img = arguments[0]; return img.complete ? img.naturalWidth : -1;",
+            photo_element,
+        )
+        assert width == 640  # the real picture loaded through the session, not a broken icon
+        shots = Path(os.environ.get("DFK_SCREENSHOTS") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        browser.execute_script("document.getElementById('files').scrollIntoView()")
+        browser.save_screenshot(str(shots / "record-media-pt.png"))
+    finally:
+        browser.quit()
