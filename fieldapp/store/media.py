@@ -88,3 +88,18 @@ class MediaMixin:
                 "uploaded_at) VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
                 [record_id, name, sha256, size],
             )
+
+    def media_names_shared(self, record_id: str) -> set[str]:
+        """File names that a revision of this record the server may hold names: any pulled
+        one, and any of ours that was acknowledged or whose upload was attempted. Such a
+        file must never change (the server checks its sha256)."""
+        rows = self._query(  # type: ignore[attr-defined]
+            "SELECT answers FROM revisions r LEFT JOIN outbox o USING (revision_id) "
+            "WHERE r.record_id = ? AND (o.revision_id IS NULL OR o.attempts > 0 "
+            "OR o.last_attempt_at IS NOT NULL)",
+            [record_id],
+        )
+        names: set[str] = set()
+        for row in rows:
+            names.update(media_references(json.loads(row["answers"])))
+        return names
