@@ -698,7 +698,8 @@ class ImageQuestion(QuestionWidget):
 
 class FileQuestion(QuestionWidget):
     """Audio, video or any file: chosen from the tablet's storage and attached to the
-    record (recording in the app needs a platform recorder we don't have on desktop)."""
+    record. An audio question also offers Record where plyer has a recorder (Android); on
+    a desktop there is none, and the button says so: choose a recorded file instead."""
 
     FILTERS: ClassVar[dict[str, list[str]]] = {
         "audio": ["*.mp3", "*.m4a", "*.ogg", "*.wav", "*.amr", "*.3gp"],
@@ -714,15 +715,37 @@ class FileQuestion(QuestionWidget):
         row = BoxLayout(size_hint_y=None, height=ROW_HEIGHT, spacing=dp(8))
         choose = BigButton(text=_("Choose a file"))
         choose.bind(on_release=lambda *_: self._choose())
+        row.add_widget(choose)
+        if self.slot.question.type == "audio":
+            self.record_button = BigButton(text=_("Record"))
+            self.record_button.bind(on_release=lambda *_: self._record())
+            row.add_widget(self.record_button)
         clear = BigButton(text=_("Remove"))
         clear.bind(on_release=lambda *_: self._set(None))
-        row.add_widget(choose)
         row.add_widget(clear)
         self.add_widget(row)
+        self._recording: Any = None
 
     def _set(self, path: str | None) -> None:
         self.file_label.text = path or _("No file yet.")
         self.answer(path)
+
+    def _record(self) -> None:
+        """Start recording with the platform's recorder; pressed again, stop and attach."""
+        from fieldapp.recorder import NoRecorder, start_recording
+
+        if self._recording is not None:
+            target = self._recording.stop()
+            self._recording = None
+            self.record_button.text = _("Record")
+            self._set(self.session.attach(target, self.slot.question))
+            return
+        try:
+            self._recording = start_recording(self.session.media_path("recording.3gp"))
+        except NoRecorder:
+            self.file_label.text = _("No recorder on this device: choose a recorded file instead.")
+            return
+        self.record_button.text = _("Stop and keep")
 
     def _choose(self) -> None:
         from kivy.uix.filechooser import FileChooserListView
