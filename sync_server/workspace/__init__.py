@@ -56,9 +56,7 @@ def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIR
     db.submit(index.refresh).add_done_callback(_log_failure)
     routes = APIRouter()
     assets.add_routes(routes)
-    for view in (
-        session, overview, records, media, conflicts, tablets, places, diaspora, admin
-    ):
+    for view in (session, overview, records, media, conflicts, tablets, places, diaspora, admin):
         view.add_routes(routes, ws)
     return routes
 
