@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldapp.audit_log import AuditLog
+from fieldapp.location import LocationTracker
 from forms import Form, Group, Question, Repeat, ValidationResult, validate_record
 from forms.expressions import to_number, to_string
 from forms.labels import fill_references
@@ -82,6 +83,7 @@ class FormSession:
         clock: Callable[[], dt.datetime] = dt.datetime.now,
         duplicate_finder: Callable[[Form, dict[str, Any], str], list[Any]] | None = None,
         scope: tuple[str | None, list[str]] | None = None,
+        location: LocationTracker | None = None,
         # scope: (district, sites) the tablet is enrolled for; their choices are limited to it
         # duplicate_finder(form, summary, record_id): `summary` is record_summary()'s dict.
     ):
@@ -92,6 +94,8 @@ class FormSession:
         self.clock = clock
         self.duplicate_finder = duplicate_finder
         self.scope = scope
+        # start-geopoint comes from here (None: no GPS, the answer stays empty).
+        self.location = location
         draft = store.draft(record_id)
         self.answers: dict[str, Any] = draft.answers or {}
         if not self.answers:
@@ -412,7 +416,13 @@ class FormSession:
             current if isinstance(current, str) else None,
             self.store.media_names_shared(self.record_id),
         )
-        log = AuditLog(question, self.store.media_dir(self.record_id), name, clock=self.clock)
+        log = AuditLog(
+            question,
+            self.store.media_dir(self.record_id),
+            name,
+            clock=self.clock,
+            has_gps=self.location is not None and self.location.available,
+        )
         resumed = log.path.exists()
         if current != name:
             self.answers[question.name] = name
@@ -475,7 +485,10 @@ class FormSession:
             getter = getattr(self.store, "get_setting", None)
             name = str(getter("enumerator") or "") if getter else ""
             return (f"username:{name}" if kind == "uri:username" else name) or None
-        return None  # phone number, SIM serial, subscriber id, email, start-geopoint
+        if kind == "start-geopoint":
+            fix = self.location.latest() if self.location is not None else None
+            return fix.as_geopoint() if fix is not None else None
+        return None  # phone number, SIM serial, subscriber id, email
 
     def _defaults(self) -> dict[str, Any]:
         """Static defaults, today()/now() ones and ODK metadata, applied when a draft is
@@ -486,6 +499,16 @@ class FormSession:
                 value = self.metadata_value(question)
                 if value is not None:
                     answers[question.name] = value
+                elif question.metadata == "start-geopoint":
+                    # Empty, and why: no GPS here, or no fix yet (ids and codes only).
+                    reason = self.location.reason if self.location is not None else "no-gps"
+                    self.store.audit(
+                        "metadata-empty",
+                        record_id=self.record_id,
+                        form_id=self.form.form_id,
+                        field=question.name,
+                        reason_code=reason,
+                    )
                 continue
             if question.default is None or question.repeat_path or not question.takes_input:
                 continue

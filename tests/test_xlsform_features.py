@@ -137,6 +137,37 @@ def test_the_app_fills_metadata_and_never_shows_it(load, store):
     assert stored["username"] == "Ana Mussa"
 
 
+def test_start_geopoint_comes_from_the_gps_when_there_is_a_fix(load, store):
+    from fieldapp.location import LocationTracker
+
+    now = [100.0]
+    tracker = LocationTracker(max_age_s=120, clock=lambda: now[0])
+    tracker.on_location(lat=-17.851234, lon=36.883456, altitude=12.0, accuracy=4.5)
+    form = load(METADATA_FORM)
+    record_id = store.create_draft(form.form_id, form.version)
+    session = FormSession(form, store, record_id, clock=lambda: NOW, location=tracker)
+    assert session.answers["where_started"] == "-17.851234 36.883456 12.0 4.5"
+    session.set_answer(slot(session, "household"), "HH-1")
+    assert session.finalize().finalized
+    # A fix older than two minutes is not where this record started.
+    now[0] = 300.0
+    assert tracker.latest() is None and tracker.reason == "no-fix"
+
+
+def test_start_geopoint_without_a_gps_stays_empty_and_says_why(load, store):
+    from fieldapp.location import LocationTracker
+
+    tracker = LocationTracker()
+    assert not tracker.start("linux")  # this desktop: plyer has no GPS here
+    form = load(METADATA_FORM)
+    record_id = store.create_draft(form.form_id, form.version)
+    session = FormSession(form, store, record_id, clock=lambda: NOW, location=tracker)
+    assert "where_started" not in session.answers
+    [entry] = [e for e in store.audit_entries() if e["action"] == "metadata-empty"]
+    assert entry["details"] == {"field": "where_started", "reason_code": "no-gps"}
+    assert entry["record_id"] == record_id
+
+
 # --- aliases and ignored columns -----------------------------------------------------------
 
 
