@@ -32,6 +32,12 @@ log = logging.getLogger("fieldapp.sync")
 # A chunk refused as damaged this many times in a row: give up on the file for this sync
 # (a link that corrupts every chunk needs a person, not a loop).
 MAX_CHECKSUM_RETRIES = 3
+# Chunks cut off this many times in a row without the server gaining a byte: leave the
+# file for the next sync (the link is down, or drops faster than any chunk can cross).
+MAX_FAILED_CHUNKS = 8
+# A cut-off chunk halves the next one (a link that drops every few seconds still gets
+# small chunks through); each chunk that gets through doubles it back, up to chunk_bytes.
+MIN_CHUNK_BYTES = 4 * 1024
 
 
 @dataclass
@@ -52,10 +58,18 @@ def file_sha256(path: Path) -> str:
 class MediaUploader:
     """Sends the store's pending files through `transport` (its token, retries, cancel)."""
 
-    def __init__(self, store: Any, transport: Transport, *, chunk_bytes: int = CHUNK_BYTES):
+    def __init__(
+        self,
+        store: Any,
+        transport: Transport,
+        *,
+        chunk_bytes: int = CHUNK_BYTES,
+        adaptive: bool = True,
+    ):
         self.store = store
         self.transport = transport
         self.chunk_bytes = chunk_bytes
+        self.adaptive = adaptive  # halve chunks after a cut (benchmarks turn it off)
 
     def upload_all(self, on_file: Any = None) -> MediaReport:
         """Upload every file ready to go; `on_file(report)` after each one."""
@@ -94,13 +108,13 @@ class MediaUploader:
         status = self._status(item)
         if status is None:
             return "not-found"
-        damaged = 0
-        attempt = 0
+        damaged = failed = attempt = 0
+        chunk_bytes = self.chunk_bytes
         while not status["complete"]:
             offset = int(status["received"])
             with item.file.open("rb") as source:
                 source.seek(offset)
-                chunk = source.read(self.chunk_bytes)
+                chunk = source.read(chunk_bytes)
             params = {
                 "offset": offset,
                 "size": size,
@@ -111,13 +125,22 @@ class MediaUploader:
             report.bytes_sent += len(chunk)
             if response is None or response.status_code >= 500:
                 # Cut off or a server failure: wait, then ask what arrived (maybe all of it).
+                failed += 1
+                if failed > MAX_FAILED_CHUNKS:
+                    return "unreachable"
+                if self.adaptive:
+                    chunk_bytes = max(MIN_CHUNK_BYTES, chunk_bytes // 2)
                 self.transport.backoff(attempt, "file upload interrupted")
                 attempt += 1
                 status = self._status(item)
                 if status is None:
                     return "not-found"
+                if int(status["received"]) > offset:
+                    failed = 0  # the chunk arrived; only its answer was lost
                 continue
-            attempt = 0
+            attempt = failed = 0
+            if self.adaptive:
+                chunk_bytes = min(self.chunk_bytes, chunk_bytes * 2)
             code = _code(response)
             if response.status_code == 200:
                 status = response.json()
