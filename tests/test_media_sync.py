@@ -393,3 +393,31 @@ def test_the_record_page_shows_the_photo_in_chromium(tmp_path: Path, server: Ser
         browser.save_screenshot(str(shots / "record-media-pt.png"))
     finally:
         browser.quit()
+
+
+def test_a_full_csv_export_names_each_records_file(tmp_path: Path, server: ServerProcess):
+    """The files stay on the server; the export's column holds the file's name (as ODK
+    Central's CSV does), so a coordinator can find it under the record's page."""
+    import csv
+    import io
+    import subprocess
+    import sys
+    import zipfile
+
+    store = tablet(tmp_path, server)
+    _, name = visit_with_photo(store, photo(tmp_path))
+    SyncClient(store).sync()
+    out = tmp_path / "visits.zip"
+    result = subprocess.run(
+        [sys.executable, "-m", "sync_server.cli", "export", "--data-dir", str(server.data_dir),
+         "--form", FORM_ID, "--format", "csvzip", "--out", str(out), "--full",
+         "--purpose", "checking photos", "--token", server.coordinator_token(), "--quiet"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        text = archive.read(f"{FORM_ID}.csv").decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text)))
+    assert [row["shelter_photo"] for row in rows] == [name]
+    assert not any(n.startswith("media/") for n in names)  # names, not the files
