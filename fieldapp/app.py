@@ -20,6 +20,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from fieldapp import i18n
 from fieldapp.catalog import FormCatalog, FormEntry
 from fieldapp.duplicates import find_local_duplicates
+from fieldapp.location import LocationTracker
 from fieldapp.screens.form import FormScreen
 from fieldapp.screens.home import HomeScreen
 from fieldapp.screens.records import RecordListScreen
@@ -65,6 +66,8 @@ class FieldApp(App):
         i18n.set_language(chosen)
         self.session: FormSession | None = None
         self.last_error: str | None = None
+        # The GPS where there is one (start-geopoint); started with the window.
+        self.location = LocationTracker()
 
     # --- building ----------------------------------------------------------------------
 
@@ -73,6 +76,9 @@ class FieldApp(App):
 
         Builder.load_file(str(Path(__file__).parent / "screens" / "common.kv"))
         Window.clearcolor = PAGE_BACKGROUND
+        from kivy.utils import platform
+
+        self.location.start(platform)
         self.manager = ScreenManager(transition=NoTransition())
         self.setup_screen = SetupScreen(self, name="setup")
         self.home_screen = HomeScreen(self, name="home")
@@ -192,6 +198,7 @@ class FieldApp(App):
                 self.store.get_setting("district"),
                 self.store.get_setting("assigned_sites") or [],
             ),
+            location=self.location,
         )
         self.form_screen.open_session(self.session)
         self.manager.current = "form"

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fieldapp.audit_log import AuditLog
+from fieldapp.location import LocationTracker
 from forms import Form, Group, Question, Repeat, ValidationResult, validate_record
 from forms.expressions import to_number, to_string
 from forms.labels import fill_references
@@ -81,6 +83,7 @@ class FormSession:
         clock: Callable[[], dt.datetime] = dt.datetime.now,
         duplicate_finder: Callable[[Form, dict[str, Any], str], list[Any]] | None = None,
         scope: tuple[str | None, list[str]] | None = None,
+        location: LocationTracker | None = None,
         # scope: (district, sites) the tablet is enrolled for; their choices are limited to it
         # duplicate_finder(form, summary, record_id): `summary` is record_summary()'s dict.
     ):
@@ -91,6 +94,8 @@ class FormSession:
         self.clock = clock
         self.duplicate_finder = duplicate_finder
         self.scope = scope
+        # start-geopoint comes from here (None: no GPS, the answer stays empty).
+        self.location = location
         draft = store.draft(record_id)
         self.answers: dict[str, Any] = draft.answers or {}
         if not self.answers:
@@ -108,6 +113,7 @@ class FormSession:
         # finalize: an empty form shouldn't open covered in "required" messages.
         self.touched: set[str] = set()
         self.show_all_errors = False
+        self.audit_log: AuditLog | None = self._open_audit()
 
     # --- reading ------------------------------------------------------------------------
 
@@ -222,8 +228,12 @@ class FormSession:
         return True
 
     def go_to(self, position: int) -> None:
+        leaving = self._screen_values()
         self.position = max(0, min(position, len(self.steps) - 1))
         self.store.set_position(self.record_id, self.step.key)
+        if self.audit_log is not None:
+            self.audit_log.leave_screen(leaving)
+            self.audit_log.show(self._screen_values())
 
     def index_entries(self) -> list[tuple[int, str, bool]]:
         """(position, title, has errors) of every step, for the jump-to-question index."""
@@ -293,6 +303,11 @@ class FormSession:
             field=repeat.name,
             count=len(instances),
         )
+        if self.audit_log is not None:
+            self.audit_log.event(
+                "add repeat",
+                answer_path(repeat.name, repeat.repeat_path, (*index, len(instances) - 1)),
+            )
         return len(instances) - 1
 
     def remove_instance(self, repeat: Repeat, index: Index, position: int) -> None:
@@ -301,6 +316,11 @@ class FormSession:
         if 0 <= position < len(instances):
             del instances[position]
             self._changed()
+            if self.audit_log is not None:
+                self.audit_log.event(
+                    "delete repeat",
+                    answer_path(repeat.name, repeat.repeat_path, (*index, position)),
+                )
             self.store.audit(
                 "repeat-removed",
                 record_id=self.record_id,
@@ -312,7 +332,7 @@ class FormSession:
     def media_path(self, name: str) -> Path:
         """Where an attachment of this record lives: beside the store, never in a path
         that holds personal data (file names are generated, not taken from answers)."""
-        folder = Path(self.store.path).parent / "media" / self.record_id
+        folder = self.store.media_dir(self.record_id)
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
 
@@ -345,6 +365,9 @@ class FormSession:
         self._stamp_end()
         self.result = self._validate()
         if self.result.errors:
+            if self.audit_log is not None:
+                for issue in self.result.errors:
+                    self.audit_log.event("constraint error", issue.path)
             self._jump_to_first_error()
             return FinalizeOutcome(False, self.result.errors, self.result.warnings)
         summary = record_summary(self.form, self.result)
@@ -352,6 +375,11 @@ class FormSession:
             matches = self.duplicate_finder(self.form, summary, self.record_id)
             if matches:
                 return FinalizeOutcome(False, [], self.result.warnings, duplicates=matches)
+        if self.audit_log is not None:
+            # Written before the revision: the file is complete when the record can sync.
+            self.audit_log.leave_screen(self._screen_values())
+            for event in ("form save", "form finalize", "form exit"):
+                self.audit_log.event(event)
         revision = self.store.finalize(self.record_id, self.result.record, **summary)
         self.store.audit(
             "finalized",
@@ -362,6 +390,48 @@ class FormSession:
         return FinalizeOutcome(True, [], self.result.warnings, revision_id=revision.revision_id)
 
     # --- internals --------------------------------------------------------------------
+
+    def leave(self) -> None:
+        """The enumerator leaves the record unfinished (every answer is already stored)."""
+        if self.audit_log is not None:
+            self.audit_log.leave_screen(self._screen_values())
+            self.audit_log.event("form save")
+            self.audit_log.event("form exit")
+
+    def _screen_values(self) -> dict[str, Any]:
+        """The answers of the questions on the current screen, by record path."""
+        if not self.steps:
+            return {}
+        return {slot.path: self.value(slot) for slot in self.step.slots if _shown(slot.question)}
+
+    def _open_audit(self) -> AuditLog | None:
+        """ODK's audit log, when the form has an `audit` question: its file is named in the
+        answer and kept with the record's other files (see `fieldapp.audit_log`)."""
+        question = next(
+            (q for q in self.form.questions() if q.metadata == "audit" and not q.repeat_path),
+            None,
+        )
+        if question is None:
+            return None
+        current = self.answers.get(question.name)
+        name = AuditLog.file_name(
+            current if isinstance(current, str) else None,
+            self.store.media_names_shared(self.record_id),
+        )
+        log = AuditLog(
+            question,
+            self.store.media_dir(self.record_id),
+            name,
+            clock=self.clock,
+            has_gps=self.location is not None and self.location.available,
+        )
+        resumed = log.path.exists()
+        if current != name:
+            self.answers[question.name] = name
+            self.store.save_answers(self.record_id, self.answers, position=self.step.key)
+        log.start(resumed=resumed)
+        log.show(self._screen_values())
+        return log
 
     def _validate(self) -> ValidationResult:
         return validate_record(self.form, self.answers, language=self.language, now=self.clock())
@@ -417,7 +487,10 @@ class FormSession:
             getter = getattr(self.store, "get_setting", None)
             name = str(getter("enumerator") or "") if getter else ""
             return (f"username:{name}" if kind == "uri:username" else name) or None
-        return None  # phone number, SIM serial, subscriber id, email, start-geopoint
+        if kind == "start-geopoint":
+            fix = self.location.latest() if self.location is not None else None
+            return fix.as_geopoint() if fix is not None else None
+        return None  # phone number, SIM serial, subscriber id, email
 
     def _defaults(self) -> dict[str, Any]:
         """Static defaults, today()/now() ones and ODK metadata, applied when a draft is
@@ -428,6 +501,16 @@ class FormSession:
                 value = self.metadata_value(question)
                 if value is not None:
                     answers[question.name] = value
+                elif question.metadata == "start-geopoint":
+                    # Empty, and why: no GPS here, or no fix yet (ids and codes only).
+                    reason = self.location.reason if self.location is not None else "no-gps"
+                    self.store.audit(
+                        "metadata-empty",
+                        record_id=self.record_id,
+                        form_id=self.form.form_id,
+                        field=question.name,
+                        reason_code=reason,
+                    )
                 continue
             if question.default is None or question.repeat_path or not question.takes_input:
                 continue

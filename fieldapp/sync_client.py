@@ -38,6 +38,7 @@ from typing import Any
 import requests
 
 from fieldapp.attention import CLOCK_SKEW
+from fieldapp.media_sync import MediaUploader
 from fieldapp.store import Revision
 from forms.validation import rejection_reason
 from sync_core.protocol import API_PREFIX as API
@@ -90,7 +91,7 @@ DECISIONS = "review_decisions"
 class SyncProgress:
     """Where a sync is; handed to the progress callback after every step."""
 
-    phase: str = "push"  # "push", "pull", "forms", "done"
+    phase: str = "push"  # "push", "media", "pull", "forms", "done"
     records_total: int = 0  # revisions to send
     records_sent: int = 0
     records_received: int = 0
@@ -107,6 +108,8 @@ class SyncReport:
     received: int = 0  # revisions pulled and applied
     forms_downloaded: list[str] = field(default_factory=list)  # "form_id@version"
     decisions: int = 0
+    media_uploaded: int = 0  # record files the server now holds complete
+    media_failed: int = 0  # files not uploaded this time (tried again at the next sync)
     resynced: bool = False
     bytes_sent: int = 0
     bytes_received: int = 0
@@ -234,6 +237,7 @@ class SyncClient:
         retries_before = self.transport.retries
         report = SyncReport()
         self._push(report)
+        self._upload_media(report)
         self._pull(report)
         if self._check_state() == "resync":
             log.info("server asked for a full resync")
@@ -250,6 +254,14 @@ class SyncClient:
         report.retries = self.transport.retries - retries_before
         self._report("done")
         return report
+
+    def _upload_media(self, report: SyncReport) -> None:
+        """The files of acknowledged records, resumable (`fieldapp.media_sync`)."""
+        self._report("media")
+        media = MediaUploader(self.store, self.transport).upload_all(
+            on_file=lambda _: self._report("media")
+        )
+        report.media_uploaded, report.media_failed = media.uploaded, len(media.failed)
 
     def _send_device_report(self) -> None:
         """Tell the coordinator's workspace how this tablet is: app version, outbox size,

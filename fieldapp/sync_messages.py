@@ -92,6 +92,12 @@ MESSAGES: dict[str, str] = {
     "unknown-attachment": N_(
         "The server does not have a file this form needs. Call your supervisor."
     ),
+    # Record media (photos, recordings, files): tried again at the next sync.
+    "offset": N_("A photo or file was cut off on the way; the next sync goes on where it stopped."),
+    "checksum": N_("A photo or file arrived damaged at the server; the next sync sends it again."),
+    "media-type": N_(
+        "The server does not accept the type of a file attached to a record. Call your supervisor."
+    ),
     # Codes of the coordinators' exports (GET /api/v1/exports/...), never a tablet's.
     "unknown-format": N_("The server cannot export in that format."),
     "bad-options": N_("The server cannot make an export with those options."),

@@ -73,6 +73,16 @@ _METADATA_SPELLINGS = {
     if definition.get("bind", {}).get("jr:preloadParams") in METADATA_TYPES
 }
 _METADATA_SPELLINGS["start-geopoint"] = "start-geopoint"
+_METADATA_SPELLINGS["audit"] = "audit"
+# The audit parameters pyxform copies into the bind (ODK Collect's names).
+_AUDIT_BIND_KEYS = {
+    "odk:track-changes",
+    "odk:track-changes-reasons",
+    "odk:identify-user",
+    "odk:location-priority",
+    "odk:location-min-interval",
+    "odk:location-max-age",
+}
 
 # Keys of a pyxform survey element we understand. Anything else (media::image, trigger,
 # guidance_hint, bind::*, body::*, ...) changes how ODK renders or behaves, so we refuse it.
@@ -348,17 +358,13 @@ class _FormBuilder:
         previous_select: Question | None = None
         for element in elements:
             if element.get("name") == "meta" and element.get("control", {}).get("bodyless"):
-                # pyxform's instanceID/instanceName: we keep our own identity. Anything else
-                # in it (audit) is a feature the form asks for, so it is never dropped quietly.
+                # pyxform's instanceID/instanceName: we keep our own identity. The audit
+                # log is a metadata question of its own (the answer names audit.csv).
                 for child in element.get("children", []):
                     if child.get("type") == "audit":
-                        row, _ = self._row_of(str(child.get("name", "")))
-                        self._problem(
-                            "the audit log (type 'audit') is not supported yet: the app "
-                            "does not write ODK's audit.csv",
-                            row,
-                            "type",
-                        )
+                        node = self._node(child, repeat_path)
+                        if node is not None:
+                            nodes.append(node)
                 continue
             name = str(element.get("name", ""))
             if previous_select is not None and name == f"{previous_select.name}_other":
@@ -452,6 +458,8 @@ class _FormBuilder:
         for key in sorted(set(bind) - _KNOWN_BIND_KEYS):
             if not _changes_behaviour(key):
                 continue
+            if metadata == "audit" and key in _AUDIT_BIND_KEYS:
+                continue  # the audit's parameters: fieldapp.audit_log reads them
             if key.startswith("odk:") and key[4:] in parameter_names:
                 column = "parameters"  # pyxform copies some parameters into the bind
             else:
@@ -506,6 +514,17 @@ class _FormBuilder:
         if "unacceptableAccuracyThreshold" in control:
             parameters.setdefault("warning-accuracy", str(control["unacceptableAccuracyThreshold"]))
 
+        if metadata == "audit":
+            for feature in ("identify-user", "track-changes-reasons"):
+                if parameters.get(feature, "").lower() not in ("", "false", "no"):
+                    self._problem(
+                        f"the audit parameter '{feature}' is not supported yet: the app "
+                        "does not ask for it; remove it to use this form",
+                        row,
+                        "parameters",
+                    )
+            if str(parameters.get("track-changes", "")).lower() == "true":
+                sensitivity = "sensitive"  # the log then holds answers (old and new values)
         choice_filter = element.get("choice_filter")
         if choice_filter:
             self._check_expression(rewrite_choice_filter(choice_filter), "choice_filter", row)

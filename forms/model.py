@@ -76,6 +76,9 @@ METADATA_TYPES: dict[str, str] = {
     "subscriberid": "text",
     "uri:subscriberid": "text",
     "start-geopoint": "geopoint",
+    # ODK's audit log: the answer is the name of the record's `audit.csv` (fieldapp's
+    # audit_log writes it; it travels with the record's other files).
+    "audit": "file",
 }
 
 # Types whose answer the enumerator never types.

@@ -278,6 +278,21 @@ MIGRATIONS: list[str] = [
     -- its CSPRNG, seeded by the operating system.
     INSERT INTO meta (key, value) VALUES ('export_secret', lower(hex(randomblob(32))));
     """,
+    # 5 (media): record media (sync_server/media.py); the bytes are files under
+    # <data dir>/media, never blobs here.
+    """
+    CREATE TABLE media (
+        record_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        uploaded_by TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        completed_at TEXT,
+        PRIMARY KEY (record_id, name)
+    );
+    """,
 ]
 
 

@@ -3,7 +3,10 @@
 - `JsonBodiesOnly` (ASGI middleware): every POST under /api/ must say
   `Content-Type: application/json` (a charset parameter is fine; the body may be gzip with
   `Content-Encoding: gzip`). Anything else is `415 content-type` before any endpoint runs:
-  a form post or a `text/plain` body from a browser page can never reach the API.
+  a form post or a `text/plain` body from a browser page can never reach the API. The one
+  exception is a record file's chunk (`PUT /api/v1/media/{record_id}/{name}`, see
+  `sync_server.media`): there, and only there, `application/octet-stream` passes, and the
+  endpoint itself takes nothing else. A form post can't send a PUT.
 - `EnrollThrottle`: failed enrollment attempts drain a token bucket per client address and
   one for the whole server. While a bucket is empty, /enroll answers `429 rate-limited` with
   `Retry-After`. A code has about 50 bits, so guessing is hopeless anyway; the throttle keeps
@@ -17,6 +20,7 @@ import hashlib
 import hmac
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 JSON_MEDIA_TYPE = "application/json"
+BINARY_MEDIA_TYPE = b"application/octet-stream"
+# The only requests whose body may be binary: a chunk of a record's file.
+BINARY_BODIES = re.compile(r"^/api/v1/media/[^/]+/[^/]+$")
 
 
 class JsonBodiesOnly:
@@ -48,7 +55,12 @@ class JsonBodiesOnly:
                 headers.get(b"content-length", b"0").strip() not in (b"", b"0")
                 or b"transfer-encoding" in headers
             )
-            if has_body and media != JSON_MEDIA_TYPE.encode():
+            binary_ok = (
+                scope["method"] == "PUT"
+                and media == BINARY_MEDIA_TYPE
+                and BINARY_BODIES.match(scope["path"]) is not None
+            )
+            if has_body and media != JSON_MEDIA_TYPE.encode() and not binary_ok:
                 shown = media.decode("latin-1")[:60] or "none"
                 body = json.dumps(
                     {

@@ -56,11 +56,16 @@ CATALOGUE: dict[tuple[int, str], str] = {
     (409, "already-resolved"): "the conflict is decided",
     (409, "already-decided"): "the duplicate pair is decided; reopen it first",
     (409, "not-decided"): "the duplicate pair is open already",
+    (409, "offset"): "a media chunk that doesn't start where the server's copy ends "
+    "(`problems[0].message` is the server's offset)",
     (413, "too-large"): "over the size limits",
     (415, "encoding"): "a Content-Encoding other than gzip",
-    (415, "content-type"): "a body that isn't `application/json`",
+    (415, "content-type"): "a body that isn't `application/json` (a media chunk: "
+    "`application/octet-stream`)",
+    (415, "media-type"): "a record file of a type the server doesn't accept",
     (422, "invalid"): "the request doesn't match the protocol (`problems[].where` points at "
     "the field)",
+    (422, "checksum"): "a media chunk or file that doesn't match its sha256",
     (422, "not-a-side"): "the chosen revision is not one side of the conflict",
     (422, "wrong-fields"): "a field-by-field decision that doesn't name exactly the "
     "conflict's fields",

@@ -402,6 +402,81 @@ def throttled(s: Story, ex: Example):
     raise AssertionError("never throttled")
 
 
+# --- record media: a media_visit record with a 200,000-byte photo ----------------------
+
+MEDIA_FORM = Path(__file__).resolve().parent / "data" / "media_forms" / "media_visit.md"
+
+
+def _media(s: Story) -> dict[str, Any]:
+    """The photo's record, pushed once by tablet a (its form published first)."""
+    if "media" not in s.values:
+        import hashlib
+        import os
+
+        cli(s.server.data_dir, "publish-form", str(MEDIA_FORM))
+        name = uuid.uuid4().hex + ".jpg"
+        answers = {"district": DISTRICT, "site_id": SITE, "head_name": "Ana Mussa",
+                   "shelter_photo": name}  # fmt: skip
+        wire = s.revision(s.values["a_id"], answers, form_id="media_visit", form_version="1")
+        assert s.push(s.values["a"], s.values["a_id"], [wire]).json()["counts"]["accepted"] == 1
+        data = os.urandom(200_000)
+        s.values["media"] = {
+            "url": s.url(f"/api/v1/media/{wire['record_id']}/{name}"),
+            "data": data,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+    return s.values["media"]
+
+
+def _chunk(s: Story, offset: int, length: int, damage: bool = False) -> requests.Response:
+    import hashlib
+
+    media = _media(s)
+    chunk = media["data"][offset : offset + length]
+    sent = bytes([chunk[0] ^ 1]) + chunk[1:] if damage else chunk
+    return requests.put(
+        media["url"],
+        params={"offset": offset, "size": len(media["data"]), "sha256": media["sha256"],
+                "chunk_sha256": hashlib.sha256(chunk).hexdigest()},
+        data=sent,
+        headers={**auth(s.values["a"]), "Content-Type": "application/octet-stream"},
+        timeout=10,
+    )  # fmt: skip
+
+
+def media_status(s: Story, ex: Example):
+    return requests.get(_media(s)["url"] + "/status", headers=auth(s.values["a"]), timeout=10)
+
+
+def media_chunk(s: Story, ex: Example):
+    return _chunk(s, 0, 65536)
+
+
+def media_chunk_again(s: Story, ex: Example):
+    return _chunk(s, 0, 65536)
+
+
+def media_damaged(s: Story, ex: Example):
+    return _chunk(s, 65536, 65536, damage=True)
+
+
+def media_last(s: Story, ex: Example):
+    for offset in (65536, 131072):
+        assert _chunk(s, offset, 65536).status_code == 200
+    return _chunk(s, 196608, 3392)
+
+
+def media_download(s: Story, ex: Example):
+    response = requests.get(_media(s)["url"], headers=auth(s.coordinator), timeout=10)
+    assert response.content == _media(s)["data"]
+    return response
+
+
+def media_other_district(s: Story, ex: Example):
+    _, outsider = s.enroll(OTHER_DISTRICT)
+    return requests.get(_media(s)["url"] + "/status", headers=auth(outsider), timeout=10)
+
+
 CHECKS = {
     "Health": health,
     "Enroll": enroll,
@@ -433,6 +508,13 @@ CHECKS = {
     "A body that is not JSON": not_json,
     "A revoked tablet": revoked,
     "Too many failed enrollments": throttled,
+    "Record media: what the server holds": media_status,
+    "Record media: send a chunk": media_chunk,
+    "Record media: a chunk sent again (the answer was lost)": media_chunk_again,
+    "Record media: a damaged chunk": media_damaged,
+    "Record media: the last chunk": media_last,
+    "Record media: download": media_download,
+    "Record media: a device of another district": media_other_district,
 }
 
 

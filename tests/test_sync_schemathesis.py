@@ -37,6 +37,9 @@ OPERATIONS = [
     ("GET", "/api/v1/duplicates/{pair_id}/audit"),
     ("POST", "/api/v1/device-report"),
     ("GET", "/api/v1/exports/{form_id}"),
+    ("GET", "/api/v1/media/{record_id}/{name}/status"),
+    ("PUT", "/api/v1/media/{record_id}/{name}"),
+    ("GET", "/api/v1/media/{record_id}/{name}"),
 ]
 
 

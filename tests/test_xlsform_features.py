@@ -138,6 +138,37 @@ def test_the_app_fills_metadata_and_never_shows_it(load, store):
     assert stored["username"] == "Ana Mussa"
 
 
+def test_start_geopoint_comes_from_the_gps_when_there_is_a_fix(load, store):
+    from fieldapp.location import LocationTracker
+
+    now = [100.0]
+    tracker = LocationTracker(max_age_s=120, clock=lambda: now[0])
+    tracker.on_location(lat=-17.851234, lon=36.883456, altitude=12.0, accuracy=4.5)
+    form = load(METADATA_FORM)
+    record_id = store.create_draft(form.form_id, form.version)
+    session = FormSession(form, store, record_id, clock=lambda: NOW, location=tracker)
+    assert session.answers["where_started"] == "-17.851234 36.883456 12.0 4.5"
+    session.set_answer(slot(session, "household"), "HH-1")
+    assert session.finalize().finalized
+    # A fix older than two minutes is not where this record started.
+    now[0] = 300.0
+    assert tracker.latest() is None and tracker.reason == "no-fix"
+
+
+def test_start_geopoint_without_a_gps_stays_empty_and_says_why(load, store):
+    from fieldapp.location import LocationTracker
+
+    tracker = LocationTracker()
+    assert not tracker.start("linux")  # this desktop: plyer has no GPS here
+    form = load(METADATA_FORM)
+    record_id = store.create_draft(form.form_id, form.version)
+    session = FormSession(form, store, record_id, clock=lambda: NOW, location=tracker)
+    assert "where_started" not in session.answers
+    [entry] = [e for e in store.audit_entries() if e["action"] == "metadata-empty"]
+    assert entry["details"] == {"field": "where_started", "reason_code": "no-gps"}
+    assert entry["record_id"] == record_id
+
+
 # --- aliases and ignored columns -----------------------------------------------------------
 
 
@@ -407,18 +438,113 @@ def test_encryption_is_refused_naming_the_feature(write_form):
     ]
 
 
-def test_audit_is_refused_not_dropped(write_form):
-    problems = refusals(
-        write_form,
-        """
-        | survey |
-        | | type | name | label | parameters |
-        | | audit | audit | | track-changes=true |
-        | | text | a | A | |
-        """,
+AUDIT_FORM = """
+| survey |
+| | type | name | label | parameters |
+| | audit | audit | | {parameters} |
+| | text | head_name | Head of household | |
+| | integer | age | Age | |
+"""
+
+
+def ticking_clock(start: dt.datetime = NOW):
+    """A clock that moves one second each time it is read."""
+    moments = iter(start + dt.timedelta(seconds=n) for n in range(10_000))
+    return lambda: next(moments)
+
+
+def audit_rows(session: FormSession, name: str = "audit.csv") -> list[dict[str, str]]:
+    import csv
+
+    with (session.store.media_dir(session.record_id) / name).open(encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+def fill_audited(load, store, parameters: str = "") -> FormSession:
+    form = load(AUDIT_FORM.format(parameters=parameters))
+    record_id = store.create_draft(form.form_id, form.version)
+    session = FormSession(form, store, record_id, clock=ticking_clock())
+    session.set_answer(slot(session, "head_name"), "Ana Mussa")
+    assert session.next()
+    session.set_answer(slot(session, "age"), 34)
+    assert session.finalize().finalized
+    return session
+
+
+def test_audit_writes_odks_audit_csv_without_answers(load, store):
+    session = fill_audited(load, store)
+    assert session.answers["audit"] == "audit.csv"
+    assert store.open_for_edit(session.record_id).answers["audit"] == "audit.csv"
+    rows = audit_rows(session)
+    assert list(rows[0]) == ["event", "node", "start", "end"]
+    assert [(r["event"], r["node"]) for r in rows] == [
+        ("form start", ""),
+        ("question", "/data/head_name"),
+        ("question", "/data/age"),
+        ("form save", ""),
+        ("form finalize", ""),
+        ("form exit", ""),
+    ]
+    head = rows[1]
+    assert int(head["end"]) - int(head["start"]) >= 1000  # milliseconds on screen
+    text = (store.media_dir(session.record_id) / "audit.csv").read_text()
+    assert "Ana" not in text and "34" not in text  # no answers unless track-changes
+    assert session.form.question("audit").sensitivity == "personal"
+
+
+def test_audit_with_track_changes_and_locations(load, store):
+    session = fill_audited(
+        load,
+        store,
+        "track-changes=true location-priority=balanced location-min-interval=10 location-max-age=60",
     )
+    rows = audit_rows(session)
+    assert list(rows[0]) == [
+        "event", "node", "start", "end", "latitude", "longitude", "accuracy",
+        "old-value", "new-value",
+    ]  # fmt: skip
+    # No GPS on this platform: said once in the file, the location columns stay empty.
+    assert rows[1]["event"] == "location providers disabled"
+    head = next(r for r in rows if r["node"] == "/data/head_name")
+    assert (head["old-value"], head["new-value"], head["latitude"]) == ("", "Ana Mussa", "")
+    age = next(r for r in rows if r["node"] == "/data/age")
+    assert (age["old-value"], age["new-value"]) == ("", "34")
+    # The log holds answers now: the audit is sensitive data.
+    assert session.form.question("audit").sensitivity == "sensitive"
+
+
+def test_an_edit_after_the_server_may_have_the_audit_writes_a_new_file(load, store):
+    session = fill_audited(load, store)
+    pending = store.pending_outbox()
+    store.mark_attempted([r.revision_id for r in pending])
+    store.acknowledge([r.revision_id for r in pending])
+    store.open_for_edit(session.record_id)
+    again = FormSession(session.form, store, session.record_id, clock=ticking_clock())
+    assert again.answers["audit"] == "audit-2.csv"
+    again.set_answer(slot(again, "head_name"), "Ana M. Mussa")
+    assert again.finalize().finalized
+    assert audit_rows(again, "audit-2.csv")[0]["event"] == "form start"
+    # The first file is as it was when the server could have taken it.
+    assert [r["event"] for r in audit_rows(session)][-1] == "form exit"
+
+
+def test_a_draft_left_and_resumed_appends_to_its_audit(load, store):
+    form = load(AUDIT_FORM.format(parameters=""))
+    record_id = store.create_draft(form.form_id, form.version)
+    first = FormSession(form, store, record_id, clock=ticking_clock())
+    first.set_answer(slot(first, "head_name"), "Ana")
+    first.leave()
+    resumed = FormSession(form, store, record_id, clock=ticking_clock())
+    assert resumed.answers["audit"] == "audit.csv"
+    events = [r["event"] for r in audit_rows(resumed)]
+    assert events == ["form start", "question", "form save", "form exit", "form resume"]
+
+
+@pytest.mark.parametrize("parameter", ["identify-user=true", "track-changes-reasons=on-form-edit"])
+def test_audit_parameters_the_app_cannot_honour_are_refused(write_form, parameter):
+    problems = refusals(write_form, AUDIT_FORM.format(parameters=parameter))
     assert len(problems) == 1
-    assert problems[0].startswith("sheet 'survey', row 2, column 'type': the audit log")
+    assert problems[0].startswith("sheet 'survey', row 2, column 'parameters': the audit parameter")
 
 
 # --- the trigger column --------------------------------------------------------------------

@@ -362,6 +362,7 @@ class FormScreen(Screen):
     def save_and_exit(self) -> None:
         # Every answer is already in the store; leaving just records where we were.
         if self.session is not None:
+            self.session.leave()
             self.session.store.audit(
                 "draft-left", record_id=self.session.record_id, form_id=self.session.form.form_id
             )

@@ -91,6 +91,11 @@ class SyncScreen(Screen):
         self.outbox_text = ngettext(
             "{count} record waiting to be sent", "{count} records waiting to be sent", pending
         ).format(count=format_number(pending))
+        files = store.media_waiting()  # photos and files go up after their records
+        if files:
+            self.outbox_text += " · " + ngettext(
+                "{count} file waiting to be sent", "{count} files waiting to be sent", files
+            ).format(count=format_number(files))
         items = attention_items(store)
         self.t_errors = _("Needs attention ({count}): records the server sent back").format(
             count=len(items)

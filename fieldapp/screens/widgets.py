@@ -631,7 +631,8 @@ class GeopointQuestion(QuestionWidget):
 
 class FileQuestion(QuestionWidget):
     """Audio, video or any file: chosen from the tablet's storage and attached to the
-    record (recording in the app needs a platform recorder we don't have on desktop)."""
+    record. An audio question also offers Record where plyer has a recorder (Android); on
+    a desktop there is none, and the button says so: choose a recorded file instead."""
 
     FILTERS: ClassVar[dict[str, list[str]]] = {
         "audio": ["*.mp3", "*.m4a", "*.ogg", "*.wav", "*.amr", "*.3gp"],
@@ -658,8 +659,31 @@ class FileQuestion(QuestionWidget):
         self.add_widget(row)
 
     def more_buttons(self) -> list[BigButton]:
-        """Buttons between "Choose a file" and "Remove" (a photo adds the camera)."""
-        return []
+        """Buttons between "Choose a file" and "Remove": an audio question records, a photo
+        adds the camera."""
+        self._recording: Any = None
+        if self.slot.question.type != "audio":
+            return []
+        self.record_button = BigButton(text=_("Record"))
+        self.record_button.bind(on_release=lambda *_: self._record())
+        return [self.record_button]
+
+    def _record(self) -> None:
+        """Start recording with the platform's recorder; pressed again, stop and attach."""
+        from fieldapp.recorder import NoRecorder, start_recording
+
+        if self._recording is not None:
+            target = self._recording.stop()
+            self._recording = None
+            self.record_button.text = _("Record")
+            self._set(self.session.attach(target, self.slot.question))
+            return
+        try:
+            self._recording = start_recording(self.session.media_path("recording.3gp"))
+        except NoRecorder:
+            self.file_label.text = _("No recorder on this device: choose a recorded file instead.")
+            return
+        self.record_button.text = _("Stop and keep")
 
     def filters(self) -> list[str]:
         return self.FILTERS.get(self.slot.question.type, [])

@@ -18,7 +18,9 @@ after finalizing make a new revision; history is kept. Revisions pulled from the
 
 Tables: ``settings``, ``forms`` (the form cache), ``records`` (one row per household
 submission, with its display title), ``drafts`` (the answers being edited), ``revisions``,
-``outbox`` and ``audit_log`` (never personal data: see ``Store.audit()``).
+``outbox``, ``media_uploads`` (record files the server confirmed; the files themselves are
+in ``media/<record_id>/`` beside the store) and ``audit_log`` (never personal data: see
+``Store.audit()``).
 
 Threads: the UI thread and the sync thread may share one ``Store``. Each thread gets its own
 SQLite connection to the file; writes are serialised by a lock and run in
@@ -42,6 +44,7 @@ from fieldapp.store.audit import AUDIT_DETAIL_KEYS, AuditMixin
 from fieldapp.store.base import StoreBase
 from fieldapp.store.common import FORM_SOURCES, RECORD_STATES
 from fieldapp.store.errors import FormNotFound, RecordLocked, RecordNotFound, StoreError
+from fieldapp.store.media import MediaMixin, PendingMedia
 from fieldapp.store.outbox import OutboxMixin
 from fieldapp.store.records import RecordsMixin
 from fieldapp.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
@@ -56,6 +59,7 @@ __all__ = [
     "Draft",
     "FormNotFound",
     "HouseholdCandidate",
+    "PendingMedia",
     "RecordLocked",
     "RecordNotFound",
     "RecordRow",
@@ -66,7 +70,7 @@ __all__ = [
 ]
 
 
-class Store(RecordsMixin, OutboxMixin, AuditMixin, StoreBase):
+class Store(RecordsMixin, OutboxMixin, MediaMixin, AuditMixin, StoreBase):
     """The local store, one SQLite file. Safe to share between the UI and sync threads.
 
     Opening creates the folders and the file if needed and migrates an older schema,

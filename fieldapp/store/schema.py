@@ -105,9 +105,26 @@ def _migration_2_record_search(db: Database) -> None:
     db.execute("CREATE INDEX records_by_updated ON records (updated_at)")
 
 
+def _migration_3_media_uploads(db: Database) -> None:
+    # The record files the server confirmed complete (fieldapp/store/media.py).
+    db.execute(
+        """
+        CREATE TABLE media_uploads (
+            record_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            uploaded_at TEXT NOT NULL,
+            PRIMARY KEY (record_id, name)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _migration_1_initial_schema,
     _migration_2_record_search,
+    _migration_3_media_uploads,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

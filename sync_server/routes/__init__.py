@@ -16,13 +16,26 @@
               GET  /api/v1/duplicates/{id}/audit        the decisions on a pair (ids only)
     devices   POST /api/v1/device-report                a tablet's app version, outbox, clock
     exports   GET  /api/v1/exports/{form_id}?format=    an export file (coordinators)
+    media     GET  /api/v1/media/{record_id}/{name}/status  bytes of a record's file held
+              PUT  /api/v1/media/{record_id}/{name}     one chunk (octet-stream), resumable
+              GET  /api/v1/media/{record_id}/{name}     the file, within your scope
 
 A router reads the request, calls the domain modules (`auth`, `records`, `catalog`,
 `ingest`) and shapes the answer; it decides no HTTP status itself beyond raising a
 `Problem` (`sync_server.problems`).
 """
 
-from sync_server.routes import devices, duplicates, enroll, exports, forms, health, review, sync
+from sync_server.routes import (
+    devices,
+    duplicates,
+    enroll,
+    exports,
+    forms,
+    health,
+    media,
+    review,
+    sync,
+)
 
 ROUTERS = [
     health.router,
@@ -33,6 +46,7 @@ ROUTERS = [
     duplicates.router,
     devices.router,
     exports.router,
+    media.router,
 ]
 
 __all__ = ["ROUTERS"]

@@ -41,6 +41,7 @@ def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIR
         assets,
         conflicts,
         diaspora,
+        media,
         overview,
         places,
         records,
@@ -56,7 +57,7 @@ def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIR
     db.submit(index.refresh).add_done_callback(_log_failure)
     routes = APIRouter()
     assets.add_routes(routes)
-    views = (session, overview, records, transfer, conflicts, tablets, places, diaspora, admin)
+    views = (session, overview, records, media, transfer, conflicts, tablets, places, diaspora, admin)
     for view in views:
         view.add_routes(routes, ws)
     return routes

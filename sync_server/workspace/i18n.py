@@ -160,6 +160,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "position": ("Posição", "Position"),
     "map-label": ("Mapa", "Map"),
     "history": ("Histórico", "History"),
+    "record-files": ("Ficheiros", "Files"),
+    "record-file-open": ("abrir", "open"),
     "merge-by-server": ("Servidor", "Server"),
     "rev-created": ("criou o registo", "created the record"),
     "rev-edited": ("editou", "edited"),

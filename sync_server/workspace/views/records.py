@@ -7,6 +7,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from sync_server import media
 from sync_server.workspace import index, present, queries
 from sync_server.workspace.maps import record_map
 from sync_server.workspace.web import Workspace, language
@@ -64,6 +65,7 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
             decisions = queries.decisions_of(conn, record_id)
             rejected = queries.record_rejections(conn, record_id)
             names = queries.account_names(conn)
+            files = media.media_for_record(conn, record_id)
             conflicts = conn.execute(
                 "SELECT conflict_id, kind, status FROM conflicts WHERE record_id = ? "
                 "AND kind = 'hard'",
@@ -108,4 +110,5 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
                 and who.principal.covers(s["district_pcode"], s["site_id"])
                 and s["site_id"] != row["site_id"]
             ],
+            files=files,
         )  # fmt: skip
