@@ -144,7 +144,9 @@ def effective_district(options: ExportOptions, principal: Principal | None) -> s
     """The district the export is limited to: the one asked for, else the caller's."""
     if options.district:
         return options.district
-    return principal.district if principal is not None else None
+    if principal is None or principal.is_national:
+        return None
+    return principal.district
 
 
 def _filters(options: ExportOptions, principal: Principal | None) -> tuple[str, list[Any]]:
