@@ -278,7 +278,27 @@ MIGRATIONS: list[str] = [
     -- its CSPRNG, seeded by the operating system.
     INSERT INTO meta (key, value) VALUES ('export_secret', lower(hex(randomblob(32))));
     """,
+    # 5 (duplicates review): one audit table. The duplicate-pair decisions that went to the
+    # dedup's own `duplicate_audit` table are copied into audit_log and that table is
+    # dropped; in Python (`_move_duplicate_audit`): the table exists only where a
+    # household was merged.
+    "-- step: move duplicate_audit into audit_log",
 ]
+MOVE_DUPLICATE_AUDIT = MIGRATIONS[-1]
+
+
+def _move_duplicate_audit(conn: sqlite3.Connection) -> None:
+    """Migration 5: `duplicate_audit` rows into audit_log, in their order, then drop it."""
+    if not conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'duplicate_audit'"
+    ).fetchone():
+        return
+    conn.execute(
+        "INSERT INTO audit_log (at, account_id, action, target, outcome) "
+        "SELECT at, account_id, 'duplicate.' || action, pair_id, 'ok' FROM duplicate_audit "
+        "ORDER BY seq"
+    )
+    conn.execute("DROP TABLE duplicate_audit")
 
 
 def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
@@ -300,7 +320,10 @@ def migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema up to date; safe to run at every start."""
 
     def step(number: int, script: str) -> None:
-        run_script(conn, script)
+        if script == MOVE_DUPLICATE_AUDIT:
+            _move_duplicate_audit(conn)
+        else:
+            run_script(conn, script)
         if number == 1:
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('server_id', ?)",

@@ -30,6 +30,7 @@ from sync_server.exports.options import (
 )
 from sync_server.exports.query import Snapshot, effective_district
 from sync_server.exports.tables import (
+    HOUSEHOLD_ID,
     Layout,
     Pseudonymiser,
     RecordContext,
@@ -250,6 +251,11 @@ def _write_records(
             device_id=row["device_id"],
             site_centre=centres.get(row["site_id"] or ""),
         )
+        if layout.households:
+            own = answers.get(HOUSEHOLD_ID)
+            household_id = row["linked_household"] or (own if own and isinstance(own, str)
+                                                        else row["record_id"])  # fmt: skip
+            context.household_id = pseudonym("record", household_id)
         if options.every_revision:
             context.record_key = record_key
             context.key = pseudonym("revision", row["revision_id"])
