@@ -148,8 +148,7 @@ class Workspace:
     ) -> HTMLResponse:
         lang = language(request)
         nav = [
-            {"path": path, "key": key, "available": path not in NOT_INSTALLED}
-            for path, key in NAV
+            {"path": path, "key": key, "available": path not in NOT_INSTALLED} for path, key in NAV
         ]
         html = self.env.get_template(template).render(
             t=functools.partial(translate, lang),
