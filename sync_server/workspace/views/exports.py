@@ -36,6 +36,9 @@ ERROR_KEYS = {
     ("out-of-scope", "district"): "exp-err-district",
     ("out-of-scope", "site"): "exp-err-site",
 }
+# The audit entry's filter names -> the page's labels.
+FILTER_KEYS = {"date_from": "from", "date_to": "to", "district": "district", "site_id": "site",
+               "status": "status", "enumerator": "enumerator"}  # fmt: skip
 DEFAULTS = {"form": "", "format": "csvzip", "from": "", "to": "", "district": "", "site": "",
             "status": "", "answers": "labels", "language": "", "conflicts": "include",
             "rows": "merged", "kind": "shareable", "purpose": ""}  # fmt: skip
@@ -79,11 +82,7 @@ def recent_exports(conn: Any, principal: Any, limit: int = RECENT) -> list[dict[
             details = json.loads(row["target"] or "{}")
         except ValueError:
             details = {}
-        filters = {
-            key: details[key]
-            for key in ("date_from", "date_to", "district", "site_id", "status", "enumerator")
-            if key in details
-        }
+        filters = {key: details[key] for key in FILTER_KEYS if key in details}
         out.append({
             "at": row["at"], "full": row["action"] == "export.full", "outcome": row["outcome"],
             "who": row["name"] or "—", "form": details.get("form_id", ""),
@@ -101,9 +100,11 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
             recent = recent_exports(conn, who.principal)
         districts = sorted({s["district_pcode"] for s in ws.sites if s.get("district_pcode")})
         sites = [s for s in ws.sites if who.national or s.get("district_pcode") == who.district]
+        forms = ws.current_forms(lang)
         return ws.render(
             request, who, "exports.html", status=status, values=values, errors=errors or [],
-            forms=ws.current_forms(lang), formats=FORMATS, statuses=STATUSES,
+            forms=forms, titles=dict(forms), filter_keys=FILTER_KEYS, formats=FORMATS,
+            statuses=STATUSES,
             districts=districts if who.national else [who.district], sites=sites,
             form_languages=LANGUAGES, recent=recent,
         )  # fmt: skip
