@@ -197,3 +197,26 @@ def test_a_download_without_the_form_token_is_refused(office):
     answer = client.post("/exports", data={"form": FORM, "format": "csvzip"})
     assert answer.status_code == 403 and "PK" not in answer.text[:2]
     assert audit_count(office) == before
+
+
+def test_a_household_id_answer_is_the_household_id_of_a_record_never_linked(office, tmp_path):
+    """Once the household form asks for a household id, an unlinked record carries it."""
+    from forms import FORMS_DIR
+    from sync_server.exports import ExportOptions, export
+    from sync_server.exports.testing import seed_records
+
+    answers = testing.household(70, site_id="MOZ-ZAM-0001")
+    answers["household_id"] = "HH-MZ1120-0042"
+    [record_id] = seed_records(office["db"], FORMS_DIR / f"{FORM}.xlsx", [answers])
+    who = auth.Principal("coordinator-test", "coordinator", "MZ1120")
+    full = tmp_path / "full.zip"
+    export(office["db"], ExportOptions(FORM, shareable=False, purpose="x"), full, principal=who)
+    rows = {row["KEY"]: row for row in main_table(full.read_bytes())}
+    assert rows[record_id]["household_id"] == "HH-MZ1120-0042"
+    with zipfile.ZipFile(full) as archive:
+        header = archive.read(f"{FORM}.csv").decode("utf-8-sig").splitlines()[0].split(",")
+    assert header.count("household_id") == 1  # the answer's column and ours are one
+    shared = tmp_path / "shared.zip"
+    export(office["db"], ExportOptions(FORM), shared, principal=who)
+    hashed = [row["household_id"] for row in main_table(shared.read_bytes())]
+    assert "HH-MZ1120-0042" not in hashed and len(set(hashed)) == len(hashed)

@@ -37,6 +37,10 @@ log = logging.getLogger("sync_server.exports")
 
 CHUNK_BYTES = 64 * 1024
 DEPTH = 16  # chunks waiting for the browser: at most 1 MiB per download
+# A reader that takes nothing for this long is gone (a response cancelled before its
+# first chunk never closes its iterator): the export stops and its snapshot is released,
+# so a read transaction never stays open for good.
+STALL_SECONDS = 300
 _DONE = object()
 
 
@@ -68,14 +72,18 @@ class Pipe(io.RawIOBase):
         return len(data)
 
     def _put(self, item: object) -> None:
+        waited = 0.0
         while True:
             if self.cancelled.is_set():
+                raise Cancelled
+            if waited > STALL_SECONDS:  # nobody reads: the response never started or hung
+                self.cancelled.set()
                 raise Cancelled
             try:
                 self.queue.put(item, timeout=0.2)
                 return
             except queue.Full:
-                continue
+                waited += 0.2
 
     def finish(self) -> None:
         """The writer is done: the rest of the bytes, then the end."""
