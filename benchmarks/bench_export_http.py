@@ -123,9 +123,12 @@ def main() -> int:
             data_dir = work / f"db-{size}"
             seconds = seed(data_dir, size)
             print(f"{size:>10,} seeded in {seconds:.1f} s")
-            server = ServerProcess(data_dir, forms_dir=None).start()
+            server = ServerProcess(data_dir, forms_dir=None)
+            # Before the start: the server then indexes the records for the workspace in
+            # its writer, which holds the write lock for a while at 100,000.
+            token = server.coordinator_token(DISTRICT)
+            server.start(timeout=120)
             try:
-                token = server.coordinator_token(DISTRICT)
                 warm(server, token)
                 for fmt in FORMATS:
                     result = streamed(server, token, fmt)

@@ -31,6 +31,9 @@ T = TypeVar("T")
 
 DATABASE_NAME = "sync.db"
 
+# A migration done in Python (see `migrate`): it names its step instead of holding SQL.
+MOVE_DUPLICATE_AUDIT = "-- step: move duplicate_audit into audit_log"
+
 # Each entry moves the schema one version forward; never edit one that has shipped.
 MIGRATIONS: list[str] = [
     """
@@ -282,9 +285,31 @@ MIGRATIONS: list[str] = [
     # dedup's own `duplicate_audit` table are copied into audit_log and that table is
     # dropped; in Python (`_move_duplicate_audit`): the table exists only where a
     # household was merged.
-    "-- step: move duplicate_audit into audit_log",
+    MOVE_DUPLICATE_AUDIT,
+    # 6 (records search): the workspace's search by FTS5 trigrams instead of LIKE '%..%'.
+    """
+    -- A trigram index over record_index.search (folded names and phones): a word of three
+    -- letters or more is found through the index instead of reading every row. External
+    -- content: the text lives once, in record_index; the triggers keep the index equal
+    -- to it (record_index is written by upsert, so a row keeps its rowid).
+    CREATE VIRTUAL TABLE record_search USING fts5(
+        search, content='record_index', content_rowid='rowid', tokenize='trigram'
+    );
+    INSERT INTO record_search (record_search) VALUES ('rebuild');
+    CREATE TRIGGER record_search_insert AFTER INSERT ON record_index BEGIN
+        INSERT INTO record_search (rowid, search) VALUES (new.rowid, new.search);
+    END;
+    CREATE TRIGGER record_search_delete AFTER DELETE ON record_index BEGIN
+        INSERT INTO record_search (record_search, rowid, search)
+            VALUES ('delete', old.rowid, old.search);
+    END;
+    CREATE TRIGGER record_search_update AFTER UPDATE OF search ON record_index BEGIN
+        INSERT INTO record_search (record_search, rowid, search)
+            VALUES ('delete', old.rowid, old.search);
+        INSERT INTO record_search (rowid, search) VALUES (new.rowid, new.search);
+    END;
+    """,
 ]
-MOVE_DUPLICATE_AUDIT = MIGRATIONS[-1]
 
 
 def _move_duplicate_audit(conn: sqlite3.Connection) -> None:
