@@ -341,8 +341,9 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring the schema up to date; safe to run at every start."""
+def migrate(conn: sqlite3.Connection, *, upto: int | None = None) -> None:
+    """Bring the schema up to date (or to version `upto`, for tests of a migration); safe
+    to run at every start."""
 
     def step(number: int, script: str) -> None:
         if script == MOVE_DUPLICATE_AUDIT:
@@ -365,6 +366,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     sqlite.migrate(
         conn,
         [functools.partial(step, number, script) for number, script in enumerate(MIGRATIONS, 1)],
+        upto=upto,
         on_migrated=lambda number: log.info("database schema migrated to version %d", number),
     )
 
