@@ -104,10 +104,11 @@ def naive_export(db, options, out: Path) -> int:
                                     submission_date=row["updated_at"], status=row["conflict"],
                                     edits=row["revision_count"] - 1)  # fmt: skip
             built.append(list(record_rows(layout, json.loads(row["answers"]), context)))
-    writer = WRITERS[options.format](out, layout)
-    for rows in built:
-        writer.add_record(rows, None)
-    writer.close()
+    with open(out, "wb") as sink:
+        writer = WRITERS[options.format](sink, out.parent, layout)
+        for rows in built:
+            writer.add_record(rows, None)
+        writer.close()
     return len(built)
 
 

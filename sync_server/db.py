@@ -31,7 +31,33 @@ T = TypeVar("T")
 
 DATABASE_NAME = "sync.db"
 
+# A migration done in Python (see `migrate`): it names its step instead of holding SQL.
+MOVE_DUPLICATE_AUDIT = "-- step: move duplicate_audit into audit_log"
+
 # Each entry moves the schema one version forward; never edit one that has shipped.
+RECORD_SEARCH = """
+-- A trigram index over record_index.search (folded names and phones): a word of three
+-- letters or more is found through the index instead of reading every row. External
+-- content: the text lives once, in record_index; the triggers keep the index equal
+-- to it (record_index is written by upsert, so a row keeps its rowid).
+CREATE VIRTUAL TABLE record_search USING fts5(
+    search, content='record_index', content_rowid='rowid', tokenize='trigram'
+);
+INSERT INTO record_search (record_search) VALUES ('rebuild');
+CREATE TRIGGER record_search_insert AFTER INSERT ON record_index BEGIN
+    INSERT INTO record_search (rowid, search) VALUES (new.rowid, new.search);
+END;
+CREATE TRIGGER record_search_delete AFTER DELETE ON record_index BEGIN
+    INSERT INTO record_search (record_search, rowid, search)
+        VALUES ('delete', old.rowid, old.search);
+END;
+CREATE TRIGGER record_search_update AFTER UPDATE OF search ON record_index BEGIN
+    INSERT INTO record_search (record_search, rowid, search)
+        VALUES ('delete', old.rowid, old.search);
+    INSERT INTO record_search (rowid, search) VALUES (new.rowid, new.search);
+END;
+"""
+
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -293,7 +319,28 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (record_id, name)
     );
     """,
+    # 6 (duplicates review): one audit table. The duplicate-pair decisions that went to the
+    # dedup's own `duplicate_audit` table are copied into audit_log and that table is
+    # dropped; in Python (`_move_duplicate_audit`): the table exists only where a
+    # household was merged.
+    MOVE_DUPLICATE_AUDIT,
+    # 7 (records search): the workspace's search by FTS5 trigrams instead of LIKE '%..%'.
+    RECORD_SEARCH,
 ]
+
+
+def _move_duplicate_audit(conn: sqlite3.Connection) -> None:
+    """Migration 6: `duplicate_audit` rows into audit_log, in their order, then drop it."""
+    if not conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'duplicate_audit'"
+    ).fetchone():
+        return
+    conn.execute(
+        "INSERT INTO audit_log (at, account_id, action, target, outcome) "
+        "SELECT at, account_id, 'duplicate.' || action, pair_id, 'ok' FROM duplicate_audit "
+        "ORDER BY seq"
+    )
+    conn.execute("DROP TABLE duplicate_audit")
 
 
 def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
@@ -311,11 +358,15 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring the schema up to date; safe to run at every start."""
+def migrate(conn: sqlite3.Connection, *, upto: int | None = None) -> None:
+    """Bring the schema up to date (or to version `upto`, for tests of a migration); safe
+    to run at every start."""
 
     def step(number: int, script: str) -> None:
-        run_script(conn, script)
+        if script == MOVE_DUPLICATE_AUDIT:
+            _move_duplicate_audit(conn)
+        else:
+            run_script(conn, script)
         if number == 1:
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('server_id', ?)",
@@ -332,6 +383,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     sqlite.migrate(
         conn,
         [functools.partial(step, number, script) for number, script in enumerate(MIGRATIONS, 1)],
+        upto=upto,
         on_migrated=lambda number: log.info("database schema migrated to version %d", number),
     )
 

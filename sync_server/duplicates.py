@@ -16,7 +16,10 @@ Tables (created by `migrate`, kept apart from the sync tables):
     dedup_households  one row per household record: blocking keys + the Household as JSON
     duplicate_pairs   one row per probable pair (record_id_1 < record_id_2)
     household_links   record -> household id, for confirmed pairs (exports carry it)
-    duplicate_audit   who decided what on which pair, when: ids only, no personal data
+
+Every decision goes to the server's one `audit_log` (action `duplicate.confirm`,
+`duplicate.dismiss` or `duplicate.reopen`, the pair id as target: ids only, no personal
+data). Servers that kept a `duplicate_audit` table had it moved there by migration 6.
 
 Everything here runs inside the caller's transaction (the server's single writer), so a
 pair never refers to a household that was not stored.
@@ -48,6 +51,7 @@ from sync_server.problems import Problem
 HOUSEHOLD_FIELD = "hh_head_given_name"  # a form with this field registers households
 SCHEMA_VERSION_KEY = "duplicates_schema"
 NAMESPACE = uuid.UUID("0c7f1e7e-43a5-4d55-8c3b-7f1f3e0a2d14")
+AUDIT_PREFIX = "duplicate."  # audit_log actions: duplicate.confirm, .dismiss, .reopen
 MAX_CANDIDATES = 2000  # per arriving household: a very common key is cut, not the server
 
 SCHEMA = [
@@ -85,13 +89,6 @@ SCHEMA = [
         record_id TEXT PRIMARY KEY,
         household_id TEXT NOT NULL,
         pair_id TEXT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS duplicate_audit (
-        seq INTEGER PRIMARY KEY,
-        pair_id TEXT NOT NULL,
-        action TEXT NOT NULL,
-        account_id TEXT NOT NULL,
-        at TEXT NOT NULL
     )""",
 ]
 
@@ -168,7 +165,7 @@ def on_record_merged(
     if HOUSEHOLD_FIELD not in answers:
         return []
     if not conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'duplicate_audit'"
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'duplicate_pairs'"
     ).fetchone():
         migrate(conn)
     household = household_from_answers(record_id, answers)
@@ -347,8 +344,8 @@ def decide(
          None if action == "reopen" else now, pair_id),
     )  # fmt: skip
     conn.execute(
-        "INSERT INTO duplicate_audit (pair_id, action, account_id, at) VALUES (?, ?, ?, ?)",
-        (pair_id, action, account_id, now),
+        "INSERT INTO audit_log (at, account_id, action, target, outcome) VALUES (?, ?, ?, ?, 'ok')",
+        (now, account_id, AUDIT_PREFIX + action, pair_id),
     )
     return {
         "pair_id": pair_id,
@@ -359,12 +356,16 @@ def decide(
 
 
 def audit_log(conn: sqlite3.Connection, pair_id: str | None = None) -> list[dict[str, Any]]:
-    sql = "SELECT pair_id, action, account_id, at FROM duplicate_audit"
-    params: tuple = ()
+    """The decisions on pairs (or on one pair), oldest first, from audit_log."""
+    sql = (
+        "SELECT target AS pair_id, substr(action, ?) AS action, account_id, at FROM audit_log "
+        "WHERE action IN ('duplicate.confirm', 'duplicate.dismiss', 'duplicate.reopen')"
+    )
+    params: list[Any] = [len(AUDIT_PREFIX) + 1]
     if pair_id:
-        sql += " WHERE pair_id = ?"
-        params = (pair_id,)
-    return [dict(row) for row in conn.execute(sql + " ORDER BY seq", params)]
+        sql += " AND target = ?"
+        params.append(pair_id)
+    return [dict(row) for row in conn.execute(sql + " ORDER BY id", params)]
 
 
 __all__ = ["THRESHOLD", "decide", "household_id_of", "list_pairs", "migrate", "on_record_merged"]

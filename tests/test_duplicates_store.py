@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from forms.samples import sample_household
-from sync_server import duplicates
+from sync_server import db, duplicates
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +21,7 @@ SITE = "MOZ-ZAM-0001"
 def conn(tmp_path):
     conn = sqlite3.connect(tmp_path / "sync.db", isolation_level=None)
     conn.row_factory = sqlite3.Row
+    db.migrate(conn)  # the server's schema: decisions go to its audit_log
     yield conn
     conn.close()
 

@@ -8,6 +8,8 @@
 - `writers`: CSV zip, XLSX, GeoJSON and HXL-tagged CSV, row by row (pure);
 - `query`: the SQL, inside one read transaction (a consistent snapshot);
 - `run`: one export from start to end: check, snapshot, temporary file, rename, audit;
+  `prepare()` does the checks and opens the snapshot for a caller that streams;
+- `stream`: a prepared export written by a worker thread into an HTTP response;
 - `testing`: seeds a database fast for tests and benchmarks.
 
 The CLI (`sync-server export`) and the HTTP endpoint (`GET /api/v1/exports/{form_id}`,
@@ -28,7 +30,7 @@ from sync_server.exports.options import (
     UnknownFormat,
     parse_date,
 )
-from sync_server.exports.run import check_scope, default_file_name, export
+from sync_server.exports.run import Prepared, check_scope, default_file_name, export, prepare
 
 __all__ = [
     "FILE_SUFFIX",
@@ -40,10 +42,12 @@ __all__ = [
     "ExportOptions",
     "ExportSummary",
     "OutOfScope",
+    "Prepared",
     "UnknownForm",
     "UnknownFormat",
     "check_scope",
     "default_file_name",
     "export",
     "parse_date",
+    "prepare",
 ]

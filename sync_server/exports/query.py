@@ -83,7 +83,7 @@ class Snapshot:
                 "SELECT v.revision_id, v.record_id, v.parent_revision_id, v.origin, "
                 "v.created_at AS revision_created_at, v.form_version, v.body AS answers, "
                 "v.device_id, r.site_id, r.district, r.conflict, r.revision_count, "
-                "f.received_at, a.name AS submitter FROM revisions v "
+                "f.received_at, a.name AS submitter, {LINK} FROM revisions v "
                 "JOIN records r ON r.record_id = v.record_id "
             )
             order = "v.seq"
@@ -91,7 +91,7 @@ class Snapshot:
             sql = (
                 "SELECT r.record_id, r.form_version, r.answers, r.site_id, r.district, "
                 "r.conflict, r.revision_count, f.received_at, f.device_id, "
-                "a.name AS submitter FROM records r "
+                "a.name AS submitter, {LINK} FROM records r "
             )
             order = "r.rowid"
         sql += (
@@ -99,13 +99,25 @@ class Snapshot:
             "WHERE record_id = r.record_id) "
             f"LEFT JOIN accounts a ON a.account_id = f.device_id WHERE {where} ORDER BY {order}"
         )
-        cursor = self.conn.execute(sql, params)
+        cursor = self.conn.execute(sql.replace("{LINK}", self._link_join()), params)
         while True:
             page = cursor.fetchmany(PAGE_SIZE)
             if not page:
                 return
             for row in page:
                 yield Row(row, options.every_revision)
+
+    def _link_join(self) -> str:
+        """The household id a confirmed duplicate links the record under, or NULL. The
+        links table appears with the first household merged (sync_server.duplicates)."""
+        if self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'household_links'"
+        ).fetchone():
+            return (
+                "(SELECT household_id FROM household_links l WHERE l.record_id = r.record_id)"
+                " AS linked_household"
+            )
+        return "NULL AS linked_household"
 
     def site_checks(self, district: str | None, site_id: str | None) -> Iterator[dict[str, Any]]:
         """Merged answers of every site check (for the sites' latest Sphere ratings)."""
@@ -144,7 +156,9 @@ def effective_district(options: ExportOptions, principal: Principal | None) -> s
     """The district the export is limited to: the one asked for, else the caller's."""
     if options.district:
         return options.district
-    return principal.district if principal is not None else None
+    if principal is None or principal.is_national:
+        return None
+    return principal.district
 
 
 def _filters(options: ExportOptions, principal: Principal | None) -> tuple[str, list[Any]]:

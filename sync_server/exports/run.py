@@ -11,7 +11,7 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from shapely.geometry import mapping
 
@@ -30,6 +30,7 @@ from sync_server.exports.options import (
 )
 from sync_server.exports.query import Snapshot, effective_district
 from sync_server.exports.tables import (
+    HOUSEHOLD_ID,
     Layout,
     Pseudonymiser,
     RecordContext,
@@ -43,6 +44,95 @@ log = logging.getLogger("sync_server.exports")
 
 Progress = Callable[[int, int], None]
 SUMMARY_TABLE = "summary_by_site"
+
+
+class Prepared:
+    """An export that passed its checks, with its snapshot open: `write()` it once to a
+    sink, or `close()` it. Everything a person can get wrong was refused before this
+    exists, so a download's status line is decided before its first byte."""
+
+    def __init__(
+        self,
+        db: Database,
+        options: ExportOptions,
+        principal: Principal | None,
+        gazetteer: Gazetteer,
+        thresholds: Thresholds | None,
+    ):
+        self.db = db
+        self.options = options
+        self.principal = principal
+        self.gazetteer = gazetteer
+        self.thresholds = thresholds
+        self.snapshot = Snapshot(db.path)
+        try:
+            forms = _forms(self.snapshot, db.data_dir, options.form_id)
+            self.layout = build_layout(
+                forms,
+                labels=options.labels,
+                language=options.language,
+                shareable=options.shareable,
+                threshold=options.threshold,
+                every_revision=options.every_revision,
+                codes_for_code_tags=options.format == "hxl",
+            )
+            self.pseudonym = Pseudonymiser(self.snapshot.secret() if options.shareable else None)
+            self.total = self.snapshot.count(options, principal)
+        except BaseException:
+            self.snapshot.close()
+            raise
+
+    def write(
+        self, sink: BinaryIO, spool_dir: Path, progress: Progress | None = None
+    ) -> ExportSummary:
+        """Write the whole export to `sink` (any binary stream, seekable or not), then
+        close the snapshot. Temporary tables go to `spool_dir` and are removed."""
+        options = self.options
+        summary = ExportSummary("", options.format, options.form_id, shareable=options.shareable)
+        writer = WRITERS[options.format](sink, spool_dir, self.layout)
+        try:
+            _write_records(
+                self.snapshot, writer, self.layout, options, self.principal, self.pseudonym,
+                self.gazetteer, summary, self.total, progress,
+            )  # fmt: skip
+            if not options.every_revision and options.format in ("csvzip", "xlsx"):
+                headers, rows = _site_summary(summary.site_counts, self.layout, options)
+                writer.add_table(SUMMARY_TABLE, headers, rows)
+            if options.format == "geojson":
+                writer.add_features(
+                    _site_features(
+                        self.snapshot, options, self.principal, self.gazetteer, self.thresholds
+                    )
+                )
+            writer.close()
+        except BaseException as error:
+            writer.abort()
+            if isinstance(error, TooManyRows):
+                raise BadOptions(str(error), where="format") from None
+            raise
+        finally:
+            self.snapshot.close()
+        return summary
+
+    def close(self) -> None:
+        self.snapshot.close()
+
+    def audit(self, summary: ExportSummary | None, outcome: str = "ok") -> None:
+        _audit(self.db, self.options, self.principal, summary, outcome)
+
+
+def prepare(
+    db: Database,
+    options: ExportOptions,
+    *,
+    principal: Principal | None = None,
+    gazetteer: Gazetteer | None = None,
+    thresholds: Thresholds | None = None,
+) -> Prepared:
+    """Check the request and open its snapshot; an ExportError when it is wrong."""
+    options.check()
+    check_scope(options, principal)
+    return Prepared(db, options, principal, gazetteer or default_gazetteer(), thresholds)
 
 
 def export(
@@ -68,45 +158,17 @@ def export(
     out = Path(out)
     if not out.parent.is_dir():
         raise BadOptions(f"The folder {out.parent} does not exist.", where="out")
+    prepared = prepare(db, options, principal=principal, gazetteer=gazetteer, thresholds=thresholds)
     part = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.part"
-    gazetteer = gazetteer or default_gazetteer()
-    with Snapshot(db.path) as snapshot:
-        forms = _forms(snapshot, db.data_dir, options.form_id)
-        layout = build_layout(
-            forms,
-            labels=options.labels,
-            language=options.language,
-            shareable=options.shareable,
-            threshold=options.threshold,
-            every_revision=options.every_revision,
-            codes_for_code_tags=options.format == "hxl",
-        )
-        pseudonym = Pseudonymiser(snapshot.secret() if options.shareable else None)
-        total = snapshot.count(options, principal)
-        writer = WRITERS[options.format](part, layout)
-        summary = ExportSummary(str(out), options.format, options.form_id,
-                                shareable=options.shareable)  # fmt: skip
-        try:
-            _write_records(
-                snapshot, writer, layout, options, principal, pseudonym, gazetteer, summary,
-                total, progress,
-            )  # fmt: skip
-            if not options.every_revision and options.format in ("csvzip", "xlsx"):
-                headers, rows = _site_summary(summary.site_counts, layout, options)
-                writer.add_table(SUMMARY_TABLE, headers, rows)
-            if options.format == "geojson":
-                writer.add_features(
-                    _site_features(snapshot, options, principal, gazetteer, thresholds)
-                )
-            writer.close()
-            os.replace(part, out)
-        except BaseException as error:
-            writer.abort()
-            part.unlink(missing_ok=True)
-            if isinstance(error, TooManyRows):
-                raise BadOptions(str(error), where="format") from None
-            raise
-    _audit(db, options, principal, summary)
+    try:
+        with open(part, "wb") as sink:
+            summary = prepared.write(sink, out.parent, progress)
+        os.replace(part, out)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    summary.path = str(out)
+    prepared.audit(summary)
     log.info(
         "export %s of %s: %d record(s), %s",
         options.format,
@@ -129,6 +191,8 @@ def check_scope(options: ExportOptions, principal: Principal | None) -> None:
         return
     if principal.role != "coordinator":
         raise OutOfScope("Only coordinator accounts can export records.", where="token")
+    if principal.is_national:
+        return
     if options.district and options.district != principal.district:
         raise OutOfScope(
             f"District {options.district} is outside your scope (district "
@@ -187,6 +251,11 @@ def _write_records(
             device_id=row["device_id"],
             site_centre=centres.get(row["site_id"] or ""),
         )
+        if layout.households:
+            own = answers.get(HOUSEHOLD_ID)
+            household_id = row["linked_household"] or (own if own and isinstance(own, str)
+                                                        else row["record_id"])  # fmt: skip
+            context.household_id = pseudonym("record", household_id)
         if options.every_revision:
             context.record_key = record_key
             context.key = pseudonym("revision", row["revision_id"])
@@ -295,10 +364,15 @@ def _site_features(
 
 
 def _audit(
-    db: Database, options: ExportOptions, principal: Principal | None, summary: ExportSummary
+    db: Database,
+    options: ExportOptions,
+    principal: Principal | None,
+    summary: ExportSummary | None,
+    outcome: str = "ok",
 ) -> None:
-    """Who, when, the options and the number of records; never a name or an answer."""
-    details = {**options.audit_details(), "records": summary.records}
+    """Who, when, the options and the number of records; never a name or an answer.
+    `outcome` is 'ok', or 'cut' for a download that stopped before its end."""
+    details = {**options.audit_details(), "records": summary.records if summary else None}
     account_id = principal.account_id if principal is not None else "command-line"
     moment = iso(now_utc())
     action = "export.shareable" if options.shareable else "export.full"
@@ -307,8 +381,8 @@ def _audit(
     db.write(
         lambda conn: conn.execute(
             "INSERT INTO audit_log (at, account_id, action, target, outcome)"
-            " VALUES (?, ?, ?, ?, 'ok')",
-            (moment, account_id, action, text),
+            " VALUES (?, ?, ?, ?, ?)",
+            (moment, account_id, action, text, outcome),
         )
     )
 

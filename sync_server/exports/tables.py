@@ -8,7 +8,11 @@ Pure: no SQL, no files. ODK Central's layout, which analysts already know:
 - a select_multiple is its answer string plus one 0/1 column per choice (`vulnerabilities/
   pregnant`), empty when the question was not answered;
 - a geopoint is four columns: `hh_gps-Latitude`, `-Longitude`, `-Altitude`, `-Accuracy`;
-- after the questions, the record's metadata (`KEY`, `FormVersion`, `Status`, …).
+- after the questions, the record's metadata (`KEY`, `FormVersion`, `Status`, …);
+- a household form's main table also has `household_id`: the id under which a
+  coordinator's confirmation of a probable duplicate links records (sync_server.duplicates);
+  for a record never linked, its own `household_id` answer if the form asks one, else the
+  record id. Two registrations of one family share it, which is what an analyst counts.
 
 A shareable export (`ExportOptions.shareable`) keeps only `public` questions and no free
 text, gives the record KEY as a keyed HMAC of the id (the key is the server's secret: the
@@ -28,6 +32,7 @@ from typing import Any
 
 from forms import Form, Question, Repeat
 from forms.geo import parse_geopoint
+from sync_server.duplicates import HOUSEHOLD_FIELD
 
 GEO_PARTS = ("Latitude", "Longitude", "Altitude", "Accuracy")
 GEO_HXL = {"Latitude": "+lat", "Longitude": "+lon"}
@@ -53,6 +58,14 @@ class RecordContext:
     revision_origin: str = ""
     revision_created_at: str = ""
     parent_revision_key: str = ""
+    household_id: str = ""  # household forms: see the module's docstring
+
+
+HOUSEHOLD_ID = "household_id"
+
+
+def registers_households(forms: list[Form]) -> bool:
+    return any(HOUSEHOLD_FIELD in {node.name for node in form.walk()} for form in forms)
 
 
 @dataclass
@@ -104,6 +117,7 @@ class Layout:
     geopoint: str | None  # the main table's first geopoint, for GeoJSON
     geopoint_coarse: bool  # shareable and not public: GeoJSON places it at the site
     count_questions: list[str]  # main-table people counts, summed per site
+    households: bool = False  # a household form: the main table has household_id
 
     @property
     def main(self) -> Table:
@@ -138,6 +152,7 @@ def build_layout(
     `codes_for_code_tags` (HXL exports): a select tagged `+code` (`#adm2+code`) holds the
     choice name even when the export shows labels, as HDX expects codes there."""
     newest = forms[0]
+    households = registers_households(forms)
     main = Table(newest.form_id, _sheet_title(newest.form_id), None)
     tables = [main]
     by_repeat: dict[str | None, Table] = {None: main}
@@ -148,8 +163,8 @@ def build_layout(
     namespace: dict[str, Any] = {"P": _plain, "S": _suppressor(threshold), "SIMPLE": _SIMPLE}
     for form in forms:
         for node in form.walk():
-            if node.name in seen:
-                continue
+            if node.name in seen or (households and node.name == HOUSEHOLD_ID):
+                continue  # a household_id answer is read into the household_id column
             seen.add(node.name)
             parent_name = node.repeat_path[-1] if node.repeat_path else None
             if isinstance(node, Repeat):
@@ -178,7 +193,7 @@ def build_layout(
             table.columns = [
                 Column("SubmissionDate", "c.submission_date"),
                 *table.columns,
-                *_meta_columns(shareable, every_revision),
+                *_meta_columns(shareable, every_revision, households),
             ]
         else:
             table.columns += [
@@ -186,7 +201,7 @@ def build_layout(
                 Column("KEY", "a['__key']"),
             ]
         table.compile(namespace)
-    return Layout(tables, geopoint, geopoint_coarse, counts)
+    return Layout(tables, geopoint, geopoint_coarse, counts, households)
 
 
 def _shareable(question: Question) -> bool:
@@ -205,8 +220,10 @@ def _is_count(question: Question) -> bool:
     )
 
 
-def _meta_columns(shareable: bool, every_revision: bool) -> list[Column]:
+def _meta_columns(shareable: bool, every_revision: bool, households: bool) -> list[Column]:
     columns = [Column("KEY", "c.key", hxl="#meta+id")]
+    if households:
+        columns.append(Column(HOUSEHOLD_ID, "c.household_id", hxl="#meta+household"))
     if every_revision:
         columns += [
             Column("RECORD_KEY", "c.record_key", hxl="#meta+record"),

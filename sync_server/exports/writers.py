@@ -2,9 +2,15 @@
 
 Each writer takes a record's rows as `exports.tables.record_rows` makes them, then
 optional extra tables (the per-site summary) or features (the sites), then `close()`.
-Tables that are filled at the same time (a household, then its members) are spooled to
-temporary files next to the output and packed into the zip at the end: memory holds one
-row at a time whatever the number of records.
+It writes to a binary `sink` that need not be seekable (a file, or the pipe of an HTTP
+response, `exports.stream`), so the first bytes leave while the export goes on.
+
+CSV zip and XLSX hold several tables that are filled at the same time (a household, then
+its members): the main table is written straight into its zip entry as rows come, and
+the others are spooled to temporary files in `spool_dir` and appended after it. Python's
+zipfile writes to an unseekable stream by itself (data descriptors after each entry), so
+no zip-streaming library is needed. Memory holds one row at a time whatever the number
+of records.
 
 XLSX is written directly as SpreadsheetML (inline strings, a frozen, bold header row)
 rather than with openpyxl's write-only mode: on this project's 2-core machines openpyxl
@@ -15,7 +21,9 @@ openpyxl.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import math
 import re
@@ -24,7 +32,7 @@ import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from sync_server.exports.tables import Layout, Table
 
@@ -38,8 +46,9 @@ class TooManyRows(Exception):
 class Writer:
     """Interface of every format."""
 
-    def __init__(self, path: Path, layout: Layout):
-        self.path = path
+    def __init__(self, sink: BinaryIO, spool_dir: Path, layout: Layout):
+        self.sink = sink
+        self.spool_dir = spool_dir
         self.layout = layout
 
     def add_record(
@@ -60,6 +69,18 @@ class Writer:
         """Drop everything written so far (the caller removes the output file)."""
 
 
+def _text(binary: IO[bytes], *, newline: str | None = None) -> io.TextIOWrapper:
+    # Buffered (8 KiB at a time reach the sink): a zip entry compresses as rows come.
+    return io.TextIOWrapper(binary, encoding="utf-8", newline=newline)
+
+
+def _drop(archive: zipfile.ZipFile) -> None:
+    """Let go of a zip being aborted; its sink may be gone (a cut download), so writing
+    its directory may fail, and that is fine: the caller discards what was written."""
+    with contextlib.suppress(Exception):
+        archive.close()
+
+
 class _Spool:
     """Temporary files in the output's folder, one per table, removed in every case."""
 
@@ -75,16 +96,21 @@ class _Spool:
 
 class CsvZipWriter(Writer):
     """ODK Central's CSV zip: `<form>.csv` and `<form>-<repeat>.csv`, UTF-8 with a BOM so
-    that Excel shows accents right."""
+    that Excel shows accents right. The main table streams into the zip; repeats are
+    spooled and follow it."""
 
-    def __init__(self, path: Path, layout: Layout):
-        super().__init__(path, layout)
-        self.spool = _Spool(path.parent)
+    def __init__(self, sink: BinaryIO, spool_dir: Path, layout: Layout):
+        super().__init__(sink, spool_dir, layout)
+        self.spool = _Spool(spool_dir)
+        self.archive = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         self.files: list[IO[str]] = []
         self.csvs: list[Any] = []
         self.extra: list[str] = []
         for table in layout.tables:
-            handle = self.spool.file(f"{table.name}.csv", newline="")
+            if table.index == 0:
+                handle: IO[str] = _text(self.archive.open(f"{table.name}.csv", "w"), newline="")
+            else:
+                handle = self.spool.file(f"{table.name}.csv", newline="")
             handle.write("\ufeff")
             writer = csv.writer(handle)
             writer.writerow(table.headers)
@@ -107,18 +133,18 @@ class CsvZipWriter(Writer):
         try:
             for handle in self.files:
                 handle.close()
-            names = [t.name for t in self.layout.tables] + self.extra
-            with zipfile.ZipFile(
-                self.path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6
-            ) as archive:
-                for name in names:
-                    archive.write(self.spool.dir / f"{name}.csv", f"{name}.csv")
+            names = [t.name for t in self.layout.tables[1:]] + self.extra
+            for name in names:
+                self.archive.write(self.spool.dir / f"{name}.csv", f"{name}.csv")
+            self.archive.close()
         finally:
             self.spool.remove()
 
     def abort(self) -> None:
         for handle in self.files:
-            handle.close()
+            with contextlib.suppress(Exception):
+                handle.close()
+        _drop(self.archive)
         self.spool.remove()
 
 
@@ -212,11 +238,17 @@ class _Sheet:
 
 
 class XlsxWriter(Writer):
-    """One sheet per table, header row bold and frozen."""
+    """One sheet per table, header row bold and frozen. The main table's sheet streams
+    into the zip; the other sheets are spooled and follow; the workbook's small parts
+    (sheet names, styles) come last, once every sheet is known: readers find parts
+    through the zip's central directory, not by their order."""
 
-    def __init__(self, path: Path, layout: Layout):
-        super().__init__(path, layout)
-        self.spool = _Spool(path.parent)
+    def __init__(self, sink: BinaryIO, spool_dir: Path, layout: Layout):
+        super().__init__(sink, spool_dir, layout)
+        self.spool = _Spool(spool_dir)
+        # Level 1: the sheets are large and repetitive; level 6 costs twice the time for
+        # a file about 15% smaller.
+        self.archive = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
         self.sheets: list[_Sheet] = []
         titles: set[str] = set()
         for table in layout.tables:
@@ -224,7 +256,11 @@ class XlsxWriter(Writer):
 
     def _sheet(self, title: str, headers: list[str]) -> _Sheet:
         number = len(self.sheets) + 1
-        return _Sheet(self.spool.file(f"sheet{number}.xml"), title, headers)
+        if number == 1:
+            handle: IO[str] = _text(self.archive.open("xl/worksheets/sheet1.xml", "w"))
+        else:
+            handle = self.spool.file(f"sheet{number}.xml")
+        return _Sheet(handle, title, headers)
 
     def add_record(self, rows, point) -> None:
         for table, values in rows:
@@ -241,13 +277,18 @@ class XlsxWriter(Writer):
             for sheet in self.sheets:
                 if not sheet.handle.closed:
                     sheet.close()
+            for n in range(2, len(self.sheets) + 1):
+                self.archive.write(self.spool.dir / f"sheet{n}.xml", f"xl/worksheets/sheet{n}.xml")
             self._pack()
+            self.archive.close()
         finally:
             self.spool.remove()
 
     def abort(self) -> None:
         for sheet in self.sheets:
-            sheet.handle.close()
+            with contextlib.suppress(Exception):
+                sheet.handle.close()
+        _drop(self.archive)
         self.spool.remove()
 
     def _pack(self) -> None:
@@ -288,18 +329,12 @@ class XlsxWriter(Writer):
             f'<Relationship Id="rId{count + 1}" Type="{_REL_NS}/styles" Target="styles.xml"/>'
             "</Relationships>"
         )
-        # Level 1: the sheets are large and repetitive; level 6 costs twice the time for
-        # a file about 15% smaller.
-        with zipfile.ZipFile(
-            self.path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1
-        ) as archive:
-            archive.writestr("[Content_Types].xml", content_types)
-            archive.writestr("_rels/.rels", root_rels)
-            archive.writestr("xl/workbook.xml", workbook)
-            archive.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
-            archive.writestr("xl/styles.xml", _STYLES)
-            for n in range(1, count + 1):
-                archive.write(self.spool.dir / f"sheet{n}.xml", f"xl/worksheets/sheet{n}.xml")
+        archive = self.archive
+        archive.writestr("[Content_Types].xml", content_types)
+        archive.writestr("_rels/.rels", root_rels)
+        archive.writestr("xl/workbook.xml", workbook)
+        archive.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
+        archive.writestr("xl/styles.xml", _STYLES)
 
 
 def _xml_attr(text: str) -> str:
@@ -325,9 +360,9 @@ class GeoJsonWriter(Writer):
     """A FeatureCollection: one point per record (null geometry when it has no position),
     its main-table answers as properties; then the extra features (sites)."""
 
-    def __init__(self, path: Path, layout: Layout):
-        super().__init__(path, layout)
-        self.handle = open(path, "w", encoding="utf-8")  # noqa: SIM115
+    def __init__(self, sink: BinaryIO, spool_dir: Path, layout: Layout):
+        super().__init__(sink, spool_dir, layout)
+        self.handle = _text(sink)
         self.handle.write('{"type":"FeatureCollection","features":[\n')
         self.first = True
         main = layout.main
@@ -357,21 +392,23 @@ class GeoJsonWriter(Writer):
 
     def close(self) -> None:
         self.handle.write("\n]}\n")
-        self.handle.close()
+        self.handle.flush()
+        self.handle.detach()  # the sink belongs to the caller
 
     def abort(self) -> None:
-        self.handle.close()
+        with contextlib.suppress(Exception):
+            self.handle.detach()
 
 
 class HxlWriter(Writer):
     """A CSV for HDX: the main table's HXL-tagged columns, the header row, then the hashtag
     row, then the data."""
 
-    def __init__(self, path: Path, layout: Layout):
-        super().__init__(path, layout)
+    def __init__(self, sink: BinaryIO, spool_dir: Path, layout: Layout):
+        super().__init__(sink, spool_dir, layout)
         main = layout.main
         self.keep = [i for i, column in enumerate(main.columns) if column.hxl]
-        self.handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self.handle = _text(sink, newline="")
         self.csv = csv.writer(self.handle)
         self.csv.writerow([main.columns[i].header for i in self.keep])
         self.csv.writerow([main.columns[i].hxl for i in self.keep])
@@ -381,10 +418,12 @@ class HxlWriter(Writer):
         self.csv.writerow([values[i] for i in self.keep])
 
     def close(self) -> None:
-        self.handle.close()
+        self.handle.flush()
+        self.handle.detach()
 
     def abort(self) -> None:
-        self.handle.close()
+        with contextlib.suppress(Exception):
+            self.handle.detach()
 
 
 WRITERS: dict[str, type[Writer]] = {

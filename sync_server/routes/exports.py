@@ -1,27 +1,26 @@
 """`GET /api/v1/exports/{form_id}`: a coordinator downloads an export of a form.
 
-The export is written to a temporary file in `<data dir>/exports/` from one consistent
-snapshot (see sync_server/exports), then streamed in 64 KiB chunks with its
-Content-Length, so a browser shows real progress; the file is removed when the download
-ends, finished or not. A request that can't be exported gets a JSON problem before any
-byte of the file: 404 unknown form, 403 out of scope, 422 bad options or format.
+The export streams (sync_server/exports/stream.py): its first bytes leave while later
+rows are still being read from one consistent snapshot, and memory does not grow with
+the number of records. Its length is unknown until the end, so there is no
+Content-Length: a browser shows the bytes received. A request that can't be exported
+gets a JSON problem before any byte of the file: 404 unknown form, 403 out of scope,
+422 bad options or format. Only repeat tables wait in `<data dir>/exports/` while the
+main table streams; they are removed when the download ends, finished or not.
 
-For the coordinator's web pages: a page can fetch it with the Authorization header and
-save the body (the Content-Length gives the progress), or link to it once the page's own
-sign-in is accepted by the `Caller` dependency.
+The workspace's Exports page (sync_server/workspace/views/exports.py) streams the same
+way for a signed-in coordinator.
 """
 
 # No `from __future__ import annotations`: FastAPI reads these annotations at import time.
 import contextlib
+import shutil
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from sync_core.protocol import API_PREFIX
@@ -30,15 +29,15 @@ from sync_server.exports import (
     ExportError,
     ExportOptions,
     default_file_name,
-    export,
     parse_date,
+    prepare,
 )
+from sync_server.exports.stream import stream
 from sync_server.problems import Problem
 from sync_server.routes.deps import Caller, Context
 
 router = APIRouter(prefix=API_PREFIX, tags=["exports"])
 
-CHUNK_BYTES = 64 * 1024
 # Already compressed: the server's gzip would only cost CPU and hide the length.
 _COMPRESSED = {"csvzip", "xlsx"}
 # ExportOptions' names for what the query string calls otherwise.
@@ -78,7 +77,7 @@ async def download_export(
     """Export a form's records in your district: a shareable file by default (no personal
     or sensitive data, untraceable ids, GPS at the site, small counts suppressed);
     `full=true` with a `purpose` for everything, recorded in the audit log. The body
-    streams with its Content-Length."""
+    streams as it is written (no Content-Length)."""
     folder = ctx.data_dir / "exports"
     try:
         options = ExportOptions(
@@ -100,9 +99,7 @@ async def download_export(
         ).check()
         folder.mkdir(parents=True, exist_ok=True)
         _remove_stale(folder)
-        name = default_file_name(options)
-        path = folder / f"{uuid.uuid4().hex}-{name}"
-        summary = await run_in_threadpool(export, ctx.db, options, path, principal=who)
+        prepared = await run_in_threadpool(prepare, ctx.db, options, principal=who)
     except ExportError as error:
         where = _PARAMETER.get(error.where, error.where)
         raise Problem(
@@ -111,36 +108,32 @@ async def download_export(
             [{"where": where, "message": error.message}] if where else [],
             status=error.status,
         ) from None
+    return streamed_response(prepared, folder)
+
+
+def streamed_response(prepared, folder: Path) -> StreamingResponse:
+    """The download of a prepared export: its headers, then its bytes as they come."""
+    options = prepared.options
     headers = {
-        "Content-Disposition": f'attachment; filename="{name}"',
-        "Content-Length": str(path.stat().st_size),
-        "X-Export-Records": str(summary.records),
+        "Content-Disposition": f'attachment; filename="{default_file_name(options)}"',
+        # Counted in the snapshot the export reads: the number of records in the file.
+        "X-Export-Records": str(prepared.total),
         "Cache-Control": "no-store",
     }
     if options.format in _COMPRESSED:
         headers["Content-Encoding"] = "identity"
     return StreamingResponse(
-        _chunks(path),
-        media_type=MEDIA_TYPE[options.format],
-        headers=headers,
-        background=BackgroundTask(_remove, path),
+        stream(prepared, folder), media_type=MEDIA_TYPE[options.format], headers=headers
     )
 
 
-def _chunks(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            yield chunk
-
-
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
-
-
 def _remove_stale(folder: Path, age_s: float = 3600) -> None:
-    """Files of downloads that were cut off (their clean-up may not have run)."""
+    """Spooled tables of downloads that were cut off (if their clean-up did not run)."""
     limit = time.time() - age_s
     for path in folder.iterdir():
         with contextlib.suppress(OSError):
             if path.stat().st_mtime < limit:
-                path.unlink()
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink()

@@ -16,8 +16,8 @@ no internet. Modules:
     web         templates, the signed-in coordinator, CSRF, security headers
     views/      one module per page
 
-The "Exports" and "Duplicates" pages come from other packages: the navigation shows them
-as soon as a route answers GET /exports or /duplicates (see web.NAV).
+The "Exports" page streams sync_server/exports; the "Duplicates" page reviews the pairs
+sync_server/duplicates finds (views/exports.py, views/duplicates.py, pairs.py).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIR
         assets,
         conflicts,
         diaspora,
+        duplicates,
+        exports,
         media,
         overview,
         places,
@@ -57,7 +59,8 @@ def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIR
     db.submit(index.refresh).add_done_callback(_log_failure)
     routes = APIRouter()
     assets.add_routes(routes)
-    views = (session, overview, records, media, transfer, conflicts, tablets, places, diaspora, admin)
+    views = (session, overview, records, media, transfer, conflicts, tablets, places, diaspora,
+             exports, duplicates, admin)  # fmt: skip
     for view in views:
         view.add_routes(routes, ws)
     return routes

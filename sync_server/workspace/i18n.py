@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from sync_server.workspace.i18n_review import REVIEW_TEXT
+
 log = logging.getLogger("sync_server.workspace")
 
 DEFAULT_LANGUAGE = "pt"
@@ -293,6 +295,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "username-taken": ("Esse utilizador já existe.", "That user name is taken."),
     "name-missing": ("Escreva o nome.", "Type the name."),
 }
+CATALOGUE.update(REVIEW_TEXT)  # the Exports and Duplicates pages (i18n_review.py)
 
 
 def has_text(key: str) -> bool:

@@ -9,8 +9,11 @@ since it last ran; every page that reads the index calls it first, so the list i
 behind the database, and a server that was busy receiving pays for the index once, on the
 next page view, in one write transaction per 2,000 records.
 
-The search matches every word typed as a substring of `search` (`LIKE` with the user's
-`%` and `_` escaped, values always bound as parameters).
+The search matches every word typed as a substring of `search`. A word of three characters
+or more is looked up in `record_search`, an FTS5 trigram index of `search` kept equal to it
+by triggers (migration 7), so a rare name or a phone number is found without reading every
+row; a shorter word is matched with `LIKE` (the user's `%` and `_` escaped). Values are
+always bound as parameters, and a word goes to FTS5 as a quoted string, never as a query.
 """
 
 from __future__ import annotations
@@ -157,10 +160,16 @@ def _index_records(conn: sqlite3.Connection, ids: list[str], names: dict[str, st
              names.get(origin["device_id"], origin["device_id"]), origin["received_at"][:10],
              record["updated_at"], status, title, search)
         )  # fmt: skip
+    # An upsert, not INSERT OR REPLACE: the row keeps its rowid and the update fires the
+    # trigger that keeps the search index (record_search, migration 7) equal to it.
     conn.executemany(
-        "INSERT OR REPLACE INTO record_index (record_id, form_id, district, site_id, "
+        "INSERT INTO record_index (record_id, form_id, district, site_id, "
         "enumerator, received_on, updated_at, status, title, search) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_id) DO UPDATE SET "
+        "form_id = excluded.form_id, district = excluded.district, site_id = excluded.site_id, "
+        "enumerator = excluded.enumerator, received_on = excluded.received_on, "
+        "updated_at = excluded.updated_at, status = excluded.status, title = excluded.title, "
+        "search = excluded.search",
         rows,
     )
 
@@ -248,6 +257,9 @@ def parse_filters(params: dict[str, str], forms: list[str]) -> Filters:
     return filters
 
 
+TRIGRAM = 3  # FTS5's trigram tokenizer indexes runs of three characters
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -284,8 +296,15 @@ def list_records(
         digits = re.sub(r"\D", "", word)
         # "84 123 4567" and "841234567" find the same phone: digits are matched as digits.
         term = digits if digits and len(digits) >= 3 and not re.search(r"[a-z]", word) else word
-        where.append("search LIKE ? ESCAPE '\\'")
-        params.append(f"%{_escape_like(term)}%")
+        if len(term) >= TRIGRAM:
+            # The trigram index finds the rows holding the word anywhere in their text, as
+            # LIKE '%word%' would, without reading every row (a quoted FTS5 string: no
+            # operators, whatever was typed).
+            where.append("rowid IN (SELECT rowid FROM record_search WHERE record_search MATCH ?)")
+            params.append('"' + term.replace('"', '""') + '"')
+        else:  # one or two letters: no trigram to look up
+            where.append("search LIKE ? ESCAPE '\\'")
+            params.append(f"%{_escape_like(term)}%")
     sql_where = " WHERE " + " AND ".join(where) if where else ""
     columns = (
         "record_id, form_id, district, site_id, enumerator, received_on, updated_at, status, title"
