@@ -278,6 +278,32 @@ MIGRATIONS: list[str] = [
     -- its CSPRNG, seeded by the operating system.
     INSERT INTO meta (key, value) VALUES ('export_secret', lower(hex(randomblob(32))));
     """,
+    # 5 (households): the living site list (sync_server/sites.py). Seeded from the site
+    # list GeoJSON at the first start (`serve --init`); coordinators open and close sites
+    # (audited in audit_log); a tablet's "new site" is stored here as proposed.
+    """
+    CREATE TABLE sites (
+        site_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        site_type TEXT NOT NULL,
+        district_pcode TEXT NOT NULL,
+        posto_pcode TEXT,
+        lat REAL,
+        lon REAL,
+        -- GeoJSON Polygon of the boundary when known (the seed list); else the position.
+        boundary TEXT,
+        status TEXT NOT NULL CHECK (status IN ('open', 'closed', 'proposed', 'merged')),
+        opened TEXT,
+        closed TEXT,
+        created_by TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        -- A proposed site: the record that proposed it; a merged one: the site it joined.
+        proposed_by_record TEXT,
+        merged_into TEXT REFERENCES sites (site_id)
+    );
+    CREATE INDEX sites_district ON sites (district_pcode, status);
+    """,
 ]
 
 
