@@ -29,6 +29,7 @@ from forms.labels import fill_references
 from forms.model import Node
 from forms.paths import answer_path
 from forms.scope import DISTRICT_QUESTION, SITE_QUESTION
+from forms.site_list import NEW_SITE
 from forms.validation import FieldIssue, path_of
 
 Index = tuple[int, ...]
@@ -178,7 +179,8 @@ class FormSession:
         choices = self.result.filtered_choices(slot.question, slot.index)
         allowed = self._enrolled_for(slot)
         if allowed and any(c.name in allowed for c in choices):
-            choices = [c for c in choices if c.name in allowed]
+            # A site found in the field ("new site") stays offered: the coordinator places it.
+            choices = [c for c in choices if c.name in allowed or c.name == NEW_SITE]
         shown = [(c.name, self.form.text(c.label, self.language) or c.name) for c in choices]
         if slot.question.or_other and not any(name == "other" for name, _ in shown):
             shown.append(("other", "Outro" if (self.language or "pt") == "pt" else "Other"))
