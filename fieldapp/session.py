@@ -422,7 +422,10 @@ class FormSession:
     def _defaults(self) -> dict[str, Any]:
         """Static defaults, today()/now() ones and ODK metadata, applied when a draft is
         created."""
-        answers: dict[str, Any] = {}
+        from fieldapp.households import new_household_answers
+
+        # A new household registration gets its id now (fieldapp.households).
+        answers: dict[str, Any] = new_household_answers(self.form)
         for question in self.form.questions():
             if question.metadata and not question.repeat_path:
                 value = self.metadata_value(question)
