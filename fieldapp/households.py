@@ -30,6 +30,7 @@ from forms.validation import HOUSEHOLD_ID
 REGISTRATION_FORM = "household_registration"
 REGISTRATION_TYPE = "registration_type"
 UPDATE_TYPES = ("update", "re_registration")
+APP_FILLED = (HOUSEHOLD_ID, REGISTRATION_TYPE)  # kept in a draft even before consent
 # Asked again at every registration: consent is given for this interview, not forever.
 ASKED_AGAIN = ("consent_informed", "consent_by", "consent_given", "consent_recontact",
                "consent_share", "registration_date", "enumerator")  # fmt: skip
@@ -72,8 +73,14 @@ def has_household_id(form: Form) -> bool:
 
 
 def new_household_answers(form: Form) -> dict[str, Any]:
-    """What a new draft of the form starts with: a fresh household id, if it has one."""
-    return {HOUSEHOLD_ID: new_household_id()} if has_household_id(form) else {}
+    """What a new draft of the form starts with: a fresh household id and the type "new",
+    if it has them (both are read-only: updates start from the household card screen)."""
+    answers: dict[str, Any] = {}
+    if has_household_id(form):
+        answers[HOUSEHOLD_ID] = new_household_id()
+        if form.has_node(REGISTRATION_TYPE):
+            answers[REGISTRATION_TYPE] = "new"
+    return answers
 
 
 def find_registration(store: Any, typed: str) -> Registration | None:

@@ -99,7 +99,7 @@ class FormSession:
         self.result: ValidationResult = self._validate()
         self.steps: list[Step] = self._build_steps()
         self.position = self._find_step(draft.position)
-        kept = _without_computed(self.form, self.result.record, self.answers)
+        kept = _draft_answers(self.form, self.result.record, self.answers)
         if kept != self.answers and any(_evaluated_once(q) for q in form.questions()):
             # A new record's once() values are fixed when it is opened (the start time of
             # the interview), not at its first answer.
@@ -372,7 +372,7 @@ class FormSession:
         self.steps = self._build_steps()
         self.position = self._find_step(key, fallback=self.position)
         # Store only what is relevant (ODK's rule): a refused consent leaves nothing personal.
-        self.answers = _without_computed(self.form, self.result.record, self.answers)
+        self.answers = _draft_answers(self.form, self.result.record, self.answers)
         title = record_summary(self.form, self.result)["title"]
         self.store.save_answers(
             self.record_id, self.answers, position=self.step.key, title=title or None
@@ -597,6 +597,20 @@ def _questions_in(group: Group) -> list[Question]:
 
 def _key(index: Index) -> str:
     return ".".join(str(i) for i in index)
+
+
+def _draft_answers(form: Form, cleaned: dict[str, Any], typed: dict[str, Any]) -> dict:
+    """What the draft keeps: `_without_computed`, plus the values the app filled itself
+    (the household id and registration type) while they are not yet relevant: the id is
+    asked only once consent is given, and must not change (or be lost, in an update)
+    before. A record finalized without consent still drops them (the validator does)."""
+    from fieldapp.households import APP_FILLED
+
+    kept = _without_computed(form, cleaned, typed)
+    for name in APP_FILLED:
+        if name in typed and name not in kept:
+            kept[name] = typed[name]
+    return kept
 
 
 def _without_computed(form: Form, cleaned: dict[str, Any], typed: dict[str, Any]) -> dict:
