@@ -139,8 +139,12 @@ class FormSession:
         return container.get(slot.question.name) if container is not None else None
 
     def computed(self, slot: Slot) -> str:
-        """A calculated/read-only value for display."""
-        return to_string(self.result.value(slot.question.name, slot.index))
+        """A calculated/read-only value for display; a read-only choice shows its label."""
+        value = to_string(self.result.value(slot.question.name, slot.index))
+        if value and slot.question.type.startswith("select_one"):
+            labels = dict(self.choices(slot))
+            return labels.get(value, value)
+        return value
 
     def _enrolled_for(self, slot: Slot) -> set[str]:
         """The district or sites this tablet is enrolled for, when `slot` asks where the
