@@ -51,7 +51,12 @@ _COLUMNS = (
 
 
 class SiteError(ValueError):
-    """A site change that can't be made; the message says what and what to do."""
+    """A site change that can't be made; the message says what and what to do, and `code`
+    names the reason (the workspace shows it in the page's language)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _audit(conn: sqlite3.Connection, account_id: str | None, action: str, site_id: str) -> None:
@@ -142,18 +147,19 @@ def seed(conn: sqlite3.Connection, path: Path) -> int:
 def _check_scope(scope: str, district: str) -> None:
     if scope not in (NATIONAL, district):
         raise SiteError(
+            "out-of-scope",
             f"site in district {district} is outside your district {scope}: ask that "
-            "district's coordinator or a national coordinator"
+            "district's coordinator or a national coordinator",
         )
 
 
 def _check_date(value: str | None, what: str) -> str:
     if not value:
-        raise SiteError(f"{what} is missing (YYYY-MM-DD)")
+        raise SiteError("date-invalid", f"{what} is missing (YYYY-MM-DD)")
     try:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError:
-        raise SiteError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+        raise SiteError("date-invalid", f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _next_site_id(conn: sqlite3.Connection) -> str:
@@ -171,18 +177,23 @@ def check_new_site(
     """The cleaned name and position of a new site; SiteError saying which field is wrong."""
     name = " ".join(str(name or "").split())
     if not name:
-        raise SiteError("the site needs a name")
+        raise SiteError("name-missing", "the site needs a name")
     if len(name) > 120:
-        raise SiteError(f"the site name has {len(name)} characters; at most 120")
+        raise SiteError("name-long", f"the site name has {len(name)} characters; at most 120")
     if site_type not in SITE_TYPES:
-        raise SiteError(f"site type {site_type!r} is not one of {', '.join(sorted(SITE_TYPES))}")
+        raise SiteError(
+            "type-unknown", f"site type {site_type!r} is not one of {', '.join(sorted(SITE_TYPES))}"
+        )
     if default_gazetteer().district(district) is None:
-        raise SiteError(f"district {district!r} is not a P-code of the gazetteer")
+        raise SiteError(
+            "district-unknown", f"district {district!r} is not a P-code of the gazetteer"
+        )
     if lat is None or lon is None:
-        raise SiteError("the site needs a position (latitude and longitude)")
+        raise SiteError("position-missing", "the site needs a position (latitude and longitude)")
     if not (LAT_RANGE[0] <= lat <= LAT_RANGE[1] and LON_RANGE[0] <= lon <= LON_RANGE[1]):
         raise SiteError(
-            f"position {lat}, {lon} is outside Mozambique (latitude first, e.g. -17.48 37.02)"
+            "position-outside",
+            f"position {lat}, {lon} is outside Mozambique (latitude first, e.g. -17.48 37.02)",
         )
     return name, float(lat), float(lon)
 
@@ -228,13 +239,18 @@ def close_site(
     """Close an open site from `closed` (a date not before it opened)."""
     site = get_site(conn, site_id)
     if site is None:
-        raise SiteError(f"there is no site {site_id!r}")
+        raise SiteError("not-found", f"there is no site {site_id!r}")
     _check_scope(scope, site["district_pcode"])
     if site["status"] != "open":
-        raise SiteError(f"site {site_id} is {site['status']}, not open: nothing to close")
+        raise SiteError(
+            "not-open", f"site {site_id} is {site['status']}, not open: nothing to close"
+        )
     closed = _check_date(closed, "the closing date")
     if site["opened"] and closed < site["opened"]:
-        raise SiteError(f"site {site_id} opened on {site['opened']}; it can't close before")
+        raise SiteError(
+            "closes-before-opening",
+            f"site {site_id} opened on {site['opened']}; it can't close before",
+        )
     conn.execute(
         "UPDATE sites SET status = 'closed', closed = ?, updated_at = ? WHERE site_id = ?",
         (closed, iso(now_utc()), site_id),
@@ -267,7 +283,7 @@ def merge_site(
     _proposed(conn, site_id, scope)
     target = get_site(conn, into)
     if target is None or target["status"] not in LISTED:
-        raise SiteError(f"there is no listed site {into!r} to merge {site_id} into")
+        raise SiteError("merge-target", f"there is no listed site {into!r} to merge {site_id} into")
     conn.execute(
         "UPDATE sites SET status = 'merged', merged_into = ?, updated_at = ? WHERE site_id = ?",
         (into, iso(now_utc()), site_id),
@@ -278,7 +294,7 @@ def merge_site(
 def _proposed(conn: sqlite3.Connection, site_id: str, scope: str) -> dict[str, Any]:
     site = get_site(conn, site_id)
     if site is None or site["status"] != "proposed":
-        raise SiteError(f"there is no proposed site {site_id!r}")
+        raise SiteError("not-proposed", f"there is no proposed site {site_id!r}")
     _check_scope(scope, site["district_pcode"])
     return site
 

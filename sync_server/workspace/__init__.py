@@ -45,6 +45,7 @@ def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIR
         places,
         records,
         session,
+        site_list,
         tablets,
     )
     from sync_server.workspace.web import Workspace
@@ -55,7 +56,8 @@ def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIR
     db.submit(index.refresh).add_done_callback(_log_failure)
     routes = APIRouter()
     assets.add_routes(routes)
-    for view in (session, overview, records, conflicts, tablets, places, diaspora, admin):
+    views = (session, overview, records, conflicts, tablets, site_list, places, diaspora, admin)
+    for view in views:
         view.add_routes(routes, ws)
     return routes
 
