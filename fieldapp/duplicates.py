@@ -63,9 +63,11 @@ def find_local_duplicates(
         if row.record_id != record_id
     ]
     titles = {row.record_id: row.title for row in rows}
-    # An update of a household carries its id: its earlier registrations are the same
-    # family on purpose, not a duplicate.
-    household_id = answers.get(HOUSEHOLD_ID)
+    # An update (or re-registration) of a household carries its id: its earlier
+    # registrations are the same family on purpose, not a duplicate. A "new" one is
+    # compared with everything, whatever its id.
+    household_id = answers.get(HOUSEHOLD_ID) if answers.get("registration_type") in (
+        "update", "re_registration") else None  # fmt: skip
     candidates: list[Household] = []
     for row in rows:
         earlier = store.draft(row.record_id).answers
