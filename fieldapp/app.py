@@ -23,6 +23,7 @@ from fieldapp.duplicates import find_local_duplicates
 from fieldapp.location import LocationTracker
 from fieldapp.screens.form import FormScreen
 from fieldapp.screens.home import HomeScreen
+from fieldapp.screens.household import HouseholdScreen
 from fieldapp.screens.records import RecordListScreen
 from fieldapp.screens.settings import SettingsScreen
 from fieldapp.screens.setup import SetupScreen
@@ -91,6 +92,7 @@ class FieldApp(App):
         self.records_screen = RecordListScreen(self, name="records")
         self.sync_screen = SyncScreen(self, name="sync")
         self.settings_screen = SettingsScreen(self, name="settings")
+        self.household_screen = HouseholdScreen(self, name="household")
         for screen in (
             self.setup_screen,
             self.home_screen,
@@ -98,6 +100,7 @@ class FieldApp(App):
             self.records_screen,
             self.sync_screen,
             self.settings_screen,
+            self.household_screen,
         ):
             self.manager.add_widget(screen)
         self._apply_startup_options()
@@ -179,6 +182,37 @@ class FieldApp(App):
         self.store.audit("draft-created", record_id=record_id, form_id=form.form_id)
         self._open(record_id)
 
+    def show_household(self) -> None:
+        """The household card: find a household by its id, show its QR, update it."""
+        self.manager.current = "household"
+
+    def update_household(self, registration, registration_type: str) -> None:
+        """A new registration of a known household (`fieldapp.households.Registration`),
+        pre-filled from its latest one, with the same household id."""
+        from fieldapp.households import REGISTRATION_FORM, update_answers
+
+        form = self.catalog.newest(REGISTRATION_FORM)
+        answers = update_answers(registration, registration_type, today=self.now().date())
+        record_id = self.store.create_draft(form.form_id, form.version, answers)
+        self.store.audit("draft-created", record_id=record_id, form_id=form.form_id)
+        self._open(record_id)
+
+    def site_label(self, site_id: str) -> str:
+        """A site as the household form lists it ("MOZ-ZAM-0001 – Escola ..."), from the
+        site list this tablet has (sites.csv, as of its last sync)."""
+        from fieldapp.households import REGISTRATION_FORM
+
+        try:
+            form = self.catalog.newest(REGISTRATION_FORM)
+        except KeyError:
+            return site_id
+        if not form.has_node("site_id"):
+            return site_id
+        for choice in form.choices_for(form.question("site_id")):
+            if choice.name == site_id:
+                return form.text(choice.label, i18n.current_language()) or site_id
+        return site_id
+
     def open_record(self, record_id: str) -> None:
         self.store.open_for_edit(record_id)
         self._open(record_id)
@@ -223,6 +257,7 @@ class FieldApp(App):
             self.records_screen.show_form(self.records_screen.form_id)
         self.sync_screen.refresh()
         self.settings_screen.retranslate()
+        self.household_screen.retranslate()
 
     def complete_setup(
         self, enumerator: str, server_url: str | None, code: str | None, navigate: bool = True

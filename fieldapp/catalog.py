@@ -32,6 +32,13 @@ def form_attachment_dir(store, form_id: str, version: str) -> Path:
     return Path(store.path).parent / "form-attachments" / form_id / version
 
 
+def _folder_state(folder: Path) -> tuple:
+    """(name, size, mtime) of each file in `folder`: changes when a sync replaces one."""
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir()))
+
+
 def _suffix_of(content: bytes) -> str:
     """The file type of a cached form, from its bytes: the server publishes .xlsx and .xls
     workbooks, and pyxform's .md and .csv text forms (pyxform reads by suffix)."""
@@ -53,13 +60,14 @@ class FormCatalog:
     def __init__(self, store, cache_dir: Path):
         self.store = store
         self.cache_dir = cache_dir
-        self._loaded: dict[tuple[str, str], Form] = {}
+        self._loaded: dict[tuple[str, str, tuple], Form] = {}
 
     def install_bundled(self, paths: list[Path] | None = None) -> None:
         """Put the bundled demo forms in the store's form cache (idempotent)."""
         for path in paths if paths is not None else bundled_form_paths():
             form = load_form(path)
-            self._loaded[(form.form_id, form.version)] = form
+            state = _folder_state(form_attachment_dir(self.store, form.form_id, form.version))
+            self._loaded[(form.form_id, form.version, state)] = form
             self.store.cache_form(
                 form.form_id, form.version, form.title, path.read_bytes(), source="bundled"
             )
@@ -73,7 +81,10 @@ class FormCatalog:
         return sorted(newest.values(), key=lambda entry: entry.title.lower())
 
     def form(self, form_id: str, version: str) -> Form:
-        key = (form_id, version)
+        attachments = form_attachment_dir(self.store, form_id, version)
+        # A sync may have replaced an attachment (the site list): a form is loaded again
+        # when its folder's files changed.
+        key = (form_id, version, _folder_state(attachments))
         if key not in self._loaded:
             content = self.store.form_content(form_id, version)
             digest = hashlib.sha256(content).hexdigest()[:12]
@@ -83,7 +94,6 @@ class FormCatalog:
                 path.write_bytes(content)
             # A form downloaded with attachments has them in its own folder; a bundled form
             # has its files beside it.
-            attachments = form_attachment_dir(self.store, form_id, version)
             self._loaded[key] = load_form(
                 path, attachment_dir=attachments if attachments.is_dir() else None
             )

@@ -13,6 +13,7 @@ from typing import Any
 
 from fieldapp.i18n import _
 from forms import Form
+from forms.validation import HOUSEHOLD_ID
 from sync_core.dedup import Household, Model, ScoredPair, household_from_answers, score_new
 
 MAX_RECORDS = 20_000  # households read from the tablet for one check
@@ -52,7 +53,8 @@ def find_local_duplicates(
     the household being saved (`record_id`, whose `record_summary` is `summary`)."""
     if not summary["title"]:
         return []
-    new = household_from_answers(record_id, store.draft(record_id).answers)
+    answers = store.draft(record_id).answers
+    new = household_from_answers(record_id, answers)
     rows = [
         row
         for row in store.records(
@@ -61,9 +63,17 @@ def find_local_duplicates(
         if row.record_id != record_id
     ]
     titles = {row.record_id: row.title for row in rows}
-    candidates: list[Household] = [
-        household_from_answers(row.record_id, store.draft(row.record_id).answers) for row in rows
-    ]
+    # An update (or re-registration) of a household carries its id: its earlier
+    # registrations are the same family on purpose, not a duplicate. A "new" one is
+    # compared with everything, whatever its id.
+    household_id = answers.get(HOUSEHOLD_ID) if answers.get("registration_type") in (
+        "update", "re_registration") else None  # fmt: skip
+    candidates: list[Household] = []
+    for row in rows:
+        earlier = store.draft(row.record_id).answers
+        if household_id and earlier.get(HOUSEHOLD_ID) == household_id:
+            continue
+        candidates.append(household_from_answers(row.record_id, earlier))
     return [
         Match(pair.record_id_2, titles[pair.record_id_2], pair.score, _reason(pair))
         for pair in score_new(new, candidates, _model(), population=len(candidates) + 1)

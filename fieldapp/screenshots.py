@@ -175,6 +175,43 @@ def capture(
         pump(3)
         shot("12-site-check-sphere-ratings", _("green"))
         app.form_screen.save_and_exit()
+
+        # The household card: an earlier registration found by its id, shown as a QR, and
+        # its update pre-filled with the same id (fieldapp.households).
+        from fieldapp.session import FormSession
+        from forms.samples import sample_household
+
+        registered = sample_household(seed=2, members=4, site_id="MOZ-ZAM-0001")
+        form = app.catalog.newest("household_registration")
+        record_id = app.store.create_draft(form.form_id, form.version, registered)
+        FormSession(form, app.store, record_id).finalize(confirm_duplicates=True)
+        app.show_household()
+        pump(3)
+        app.household_screen.ids.household_id.text = registered["household_id"].lower()
+        app.household_screen.find()
+        pump(3)
+        shot(
+            "12b-household-card",
+            _("Household card"),
+            registered["household_id"],
+            _("Update (births, deaths, departures)"),
+        )
+        consent = {"consent_informed": "yes", "consent_by": "self", "consent_given": "yes",
+                   "consent_recontact": "yes", "consent_share": "yes"}  # fmt: skip
+        app.household_screen.start("update")
+        answer_step(app.session, consent)  # asked again at every registration
+        go_to_question(app.form_screen, "registration_type")
+        shot("12c-household-update", question("registration_type"), question("household_id"))
+        app.form_screen.save_and_exit()
+        # A site not on the list: its name, type and GPS, for the coordinator to confirm.
+        app.new_record("household_registration")
+        answer_step(
+            app.session,
+            {**consent, "district": "MZ1120", "site_id": "new_site"},
+        )
+        go_to_question(app.form_screen, "new_site_name")
+        shot("12d-new-site", question("new_site_name"), question("new_site_type"))
+        app.form_screen.save_and_exit()
         app.show_records("household_registration")
         pump(3)
         shot("13-record-list", "Ana Mussa")

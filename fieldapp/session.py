@@ -31,6 +31,7 @@ from forms.labels import fill_references
 from forms.model import Node
 from forms.paths import KEY_FIELD, answer_path, new_instance_key
 from forms.scope import DISTRICT_QUESTION, SITE_QUESTION
+from forms.site_list import NEW_SITE
 from forms.validation import FieldIssue, path_of
 
 Index = tuple[int, ...]
@@ -103,7 +104,7 @@ class FormSession:
         self.result: ValidationResult = self._validate()
         self.steps: list[Step] = self._build_steps()
         self.position = self._find_step(draft.position)
-        kept = _without_computed(self.form, self.result.record, self.answers)
+        kept = _draft_answers(self.form, self.result.record, self.answers)
         if kept != self.answers and any(_evaluated_once(q) for q in form.questions()):
             # A new record's once() values are fixed when it is opened (the start time of
             # the interview), not at its first answer.
@@ -144,8 +145,12 @@ class FormSession:
         return container.get(slot.question.name) if container is not None else None
 
     def computed(self, slot: Slot) -> str:
-        """A calculated/read-only value for display."""
-        return to_string(self.result.value(slot.question.name, slot.index))
+        """A calculated/read-only value for display; a read-only choice shows its label."""
+        value = to_string(self.result.value(slot.question.name, slot.index))
+        if value and slot.question.type.startswith("select_one"):
+            labels = dict(self.choices(slot))
+            return labels.get(value, value)
+        return value
 
     def _enrolled_for(self, slot: Slot) -> set[str]:
         """The district or sites this tablet is enrolled for, when `slot` asks where the
@@ -184,7 +189,8 @@ class FormSession:
         choices = self.result.filtered_choices(slot.question, slot.index)
         allowed = self._enrolled_for(slot)
         if allowed and any(c.name in allowed for c in choices):
-            choices = [c for c in choices if c.name in allowed]
+            # A site found in the field ("new site") stays offered: the coordinator places it.
+            choices = [c for c in choices if c.name in allowed or c.name == NEW_SITE]
         shown = [(c.name, self.form.text(c.label, self.language) or c.name) for c in choices]
         if slot.question.or_other and not any(name == "other" for name, _ in shown):
             shown.append(("other", "Outro" if (self.language or "pt") == "pt" else "Other"))
@@ -442,7 +448,7 @@ class FormSession:
         self.steps = self._build_steps()
         self.position = self._find_step(key, fallback=self.position)
         # Store only what is relevant (ODK's rule): a refused consent leaves nothing personal.
-        self.answers = _without_computed(self.form, self.result.record, self.answers)
+        self.answers = _draft_answers(self.form, self.result.record, self.answers)
         title = record_summary(self.form, self.result)["title"]
         self.store.save_answers(
             self.record_id, self.answers, position=self.step.key, title=title or None
@@ -495,7 +501,10 @@ class FormSession:
     def _defaults(self) -> dict[str, Any]:
         """Static defaults, today()/now() ones and ODK metadata, applied when a draft is
         created."""
-        answers: dict[str, Any] = {}
+        from fieldapp.households import new_household_answers
+
+        # A new household registration gets its id now (fieldapp.households).
+        answers: dict[str, Any] = new_household_answers(self.form)
         for question in self.form.questions():
             if question.metadata and not question.repeat_path:
                 value = self.metadata_value(question)
@@ -677,6 +686,20 @@ def _questions_in(group: Group) -> list[Question]:
 
 def _key(index: Index) -> str:
     return ".".join(str(i) for i in index)
+
+
+def _draft_answers(form: Form, cleaned: dict[str, Any], typed: dict[str, Any]) -> dict:
+    """What the draft keeps: `_without_computed`, plus the values the app filled itself
+    (the household id and registration type) while they are not yet relevant: the id is
+    asked only once consent is given, and must not change (or be lost, in an update)
+    before. A record finalized without consent still drops them (the validator does)."""
+    from fieldapp.households import APP_FILLED
+
+    kept = _without_computed(form, cleaned, typed)
+    for name in APP_FILLED:
+        if name in typed and name not in kept:
+            kept[name] = typed[name]
+    return kept
 
 
 def _without_computed(form: Form, cleaned: dict[str, Any], typed: dict[str, Any]) -> dict:

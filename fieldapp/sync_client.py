@@ -464,6 +464,9 @@ class SyncClient:
         for info in forms:
             key = (info["form_id"], info["version"])
             if key in cached:
+                # The form never changes, but a file the server writes itself (the site
+                # list, sites.csv) does: fetch whichever attachment's sha256 is new.
+                self._download_attachments(key, info.get("attachments") or [])
                 continue
             self._report("forms")
             response = self.transport.request("GET", f"{API}/forms/{key[0]}/{key[1]}")

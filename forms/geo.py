@@ -58,6 +58,10 @@ DEFAULT_SITES_PATH = DATA_DIR / "transit_sites.geojson"
 # tablet's identical.
 EARTH_RADIUS_M = 6_378_100.0
 
+# A site added by a coordinator has a position but no surveyed boundary yet: this disc
+# stands in for it (a large accommodation centre's grounds are about this wide).
+POSITION_ONLY_RADIUS_M = 150.0
+
 SITE_TYPES = frozenset({"accommodation_centre", "resettlement_site", "host_community"})
 
 
@@ -257,6 +261,41 @@ class Gazetteer:
             pcode_scheme=meta["pcode_scheme"],
             province_pcode=meta.get("province_pcode"),
             province_name=meta.get("province_name"),
+        )
+
+    def with_sites(self, rows: list[dict[str, Any]]) -> Gazetteer:
+        """This gazetteer's districts with another site list: the server's living list
+        (rows with site_id, name, site_type, district_pcode, lat, lon, and `boundary` as
+        GeoJSON text or None). A site known only by its position gets a disc of
+        `POSITION_ONLY_RADIUS_M` around it as its boundary."""
+        sites: dict[str, Site] = {}
+        for row in rows:
+            if row.get("lat") is None or row.get("lon") is None:
+                continue
+            centre = Point(float(row["lon"]), float(row["lat"]))
+            boundary = shape(json.loads(row["boundary"])) if row.get("boundary") else None
+            if not isinstance(boundary, Polygon):
+                # Degrees of latitude are ~110.6 km; longitude shrinks with cos(latitude).
+                k = math.cos(math.radians(centre.y))
+                disc = Point(centre.x * k, centre.y).buffer(POSITION_ONLY_RADIUS_M / 110_600)
+                boundary = scale(disc, xfact=1 / k, yfact=1.0, origin=(0, 0))
+            sites[str(row["site_id"])] = Site(
+                site_id=str(row["site_id"]),
+                name=str(row["name"]),
+                site_type=str(row.get("site_type") or ""),
+                district_pcode=str(row.get("district_pcode") or ""),
+                centre=centre,
+                boundary=boundary,
+                opened=row.get("opened"),
+                closed=row.get("closed"),
+            )
+        return Gazetteer(
+            self.districts,
+            sites,
+            approximate=self.approximate,
+            pcode_scheme=self.pcode_scheme,
+            province_pcode=self.province_pcode,
+            province_name=self.province_name,
         )
 
     def district(self, pcode: str) -> District | None:

@@ -95,6 +95,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This point is outside {area}. Check the GPS or the site.",
         "pt": "Este ponto está fora de {area}. Verifique o GPS ou o local.",
     },
+    "household-id": {
+        "en": "“{value}” is not a valid household id: check the card (e.g. 7K2M9-QX4PR-3).",
+        "pt": "“{value}” não é um código de agregado válido: verifique o cartão "
+        "(ex.: 7K2M9-QX4PR-3).",
+    },
     "geopoint-far-from-site": {
         "en": "This point is {distance:.1f} km outside the site {site}.",
         "pt": "Este ponto está a {distance:.1f} km fora do local {site}.",

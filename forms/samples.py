@@ -11,6 +11,7 @@ import random
 from typing import Any
 
 from forms.geo import default_gazetteer
+from forms.household_id import new_household_id
 
 GIVEN_FEMALE = [
     "Ana",
@@ -93,6 +94,9 @@ def sample_household(
         "consent_given": "yes",
         "consent_recontact": "yes",
         "consent_share": "yes",
+        # Its own random stream: the rest of a seed's household stays as it always was.
+        "registration_type": "new",
+        "household_id": new_household_id(random.Random(f"household-{seed}")),
         "registration_date": registration_date.isoformat(),
         "enumerator": f"ENUM-{rng.randint(1, 40):03d}",
         "district": district,

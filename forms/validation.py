@@ -170,9 +170,13 @@ def validate_record(
     result = run.execute()
     if device_id is not None and isinstance(record, dict):
         _check_device(form, result, run.message_language, device_id)
+    _check_household_id(form, result, run.message_language)
     if result.record:
         run.rate(result, thresholds or _default_thresholds())
     return result
+
+
+HOUSEHOLD_ID = "household_id"  # by convention, as `forms.scope` names district and site_id
 
 
 def _check_device(form: Form, result: ValidationResult, language: str, device_id: str) -> None:
@@ -193,6 +197,29 @@ def _check_device(form: Form, result: ValidationResult, language: str, device_id
                     ),
                 )
             )
+
+
+def _check_household_id(form: Form, result: ValidationResult, language: str) -> None:
+    """A `household_id` answer must be a household id whose check character matches
+    (`forms.household_id`): a mistyped card number would file an update under another
+    family. The form's regex constraint checks only the shape."""
+    from forms.household_id import is_valid
+
+    if not form.has_node(HOUSEHOLD_ID) or form.node(HOUSEHOLD_ID).repeat_path:
+        return
+    value = result.record.get(HOUSEHOLD_ID)
+    if value in (None, "") or is_valid(str(value)):
+        return
+    if any(issue.name == HOUSEHOLD_ID for issue in result.errors):
+        return  # the constraint already said so
+    result.errors.append(
+        FieldIssue(
+            path=HOUSEHOLD_ID,
+            name=HOUSEHOLD_ID,
+            code="household-id",
+            message=message("household-id", language, value=_shorten(value)),
+        )
+    )
 
 
 @functools.lru_cache(maxsize=1)

@@ -24,8 +24,8 @@ from pydantic.json_schema import models_json_schema
 from forms import FORMS_DIR, FormLoadError, bundled_form_paths
 from sync_core.hlc import MAX_DRIFT_MS
 from sync_core.protocol import API_PREFIX, PROTOCOL_VERSION, ErrorBody, PushRequest
-from sync_server import problems, validation, workspace
-from sync_server.catalog import PublishError, form_files, load_sites, publish_form
+from sync_server import problems, sites, validation, workspace
+from sync_server.catalog import PublishError, form_files, publish_form
 from sync_server.context import ServerContext
 from sync_server.db import Database
 from sync_server.guards import EnrollThrottle, JsonBodiesOnly
@@ -55,7 +55,8 @@ def create_app(
     """The sync server for one data directory (its SQLite file and published forms).
 
     The forms in `forms_dir` (default: the bundled ones) are published at start; forms
-    published earlier stay available. The site list is read from `sites_path`, default
+    published earlier stay available. The living site list (`sync_server.sites`) is seeded
+    once, at the first start, from `sites_path`, default
     `<forms_dir>/data/transit_sites.geojson`. Uploads are validated in
     `validation_workers` processes (None: one per core; 0: in the server process).
     A revision whose HLC is more than `max_clock_drift_ms` ahead of the server's clock is
@@ -68,10 +69,13 @@ def create_app(
         sites_path = Path(forms_dir or FORMS_DIR) / "data" / "transit_sites.geojson"
         if not sites_path.is_file():
             sites_path = FORMS_DIR / "data" / "transit_sites.geojson"
+    seeded = db.write(lambda conn: sites.seed(conn, Path(sites_path)))
+    if seeded:
+        log.info("site list seeded with %d sites from %s", seeded, sites_path)
     context = ServerContext(
         data_dir=data_dir,
         db=db,
-        sites=load_sites(Path(sites_path)),
+        sites=sites.SiteList(db),
         validator=validation.make_executor(validation_workers),
         validation_workers=validation_workers,
         max_body_bytes=max_body_bytes,

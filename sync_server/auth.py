@@ -21,6 +21,7 @@ import sqlite3
 import uuid
 from dataclasses import dataclass, field
 
+from forms.site_list import NEW_SITE
 from sync_core.protocol import Role
 from sync_server.problems import Problem
 
@@ -56,7 +57,8 @@ class Principal:
             return True
         if district != self.district:
             return False
-        return not self.sites or site_id is None or site_id in self.sites
+        # A "new site" record is in its district; the coordinator places it (sites.py).
+        return not self.sites or site_id in (None, NEW_SITE) or site_id in self.sites
 
 
 class EnrollmentError(Problem):

@@ -163,8 +163,21 @@ def form_files(conn: sqlite3.Connection, data_dir: Path) -> dict[tuple[str, str]
     return {(f.form_id, f.version): data_dir / "forms" / f.file_name for f in published_forms(conn)}
 
 
-def form_info(form: PublishedForm, data_dir: Path) -> dict[str, Any]:
-    """A published form as the protocol's `FormInfo` lists it, with its attachments."""
+def form_info(
+    form: PublishedForm, data_dir: Path, live: dict[str, bytes] | None = None
+) -> dict[str, Any]:
+    """A published form as the protocol's `FormInfo` lists it, with its attachments.
+
+    `live` are the files the server writes itself (the site list, `sync_server.sites`):
+    a form published with a file of that name lists the live file's sha256 instead, so a
+    tablet fetches it again whenever it changes."""
+    live = live or {}
+    attachments = [
+        Attachment(a.name, hashlib.sha256(live[a.name]).hexdigest(), len(live[a.name]))
+        if a.name in live
+        else a
+        for a in form_attachments(data_dir, form)
+    ]
     return {
         "form_id": form.form_id,
         "version": form.version,
@@ -172,10 +185,7 @@ def form_info(form: PublishedForm, data_dir: Path) -> dict[str, Any]:
         "sha256": form.sha256,
         "size": form.size,
         "current": form.current,
-        "attachments": [
-            {"name": a.name, "sha256": a.sha256, "size": a.size}
-            for a in form_attachments(data_dir, form)
-        ],
+        "attachments": [{"name": a.name, "sha256": a.sha256, "size": a.size} for a in attachments],
     }
 
 

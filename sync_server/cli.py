@@ -9,6 +9,10 @@
     sync-server duplicates INPUT.csv --out PAIRS.csv [--threshold P]
     sync-server export --form ID --format csvzip|xlsx|geojson|hxl --out PATH [options]
     sync-server --self-test
+    sync-server sites list [--district PCODE] [--all]
+    sync-server sites add --name NAME --type TYPE --district PCODE --lat LAT --lon LON
+    sync-server sites close SITE_ID [--date YYYY-MM-DD]
+    sync-server sites confirm SITE_ID | sites merge SITE_ID --into SITE_ID
 
 Every command but `duplicates` (which reads a CSV list, see duplicates_cli) takes
 --data-dir (default ./sync-data; in a packaged bundle, the platform's user data folder:
@@ -202,6 +206,29 @@ def _parser() -> argparse.ArgumentParser:
         "--every", type=float, help="keep forwarding, every SECONDS (default: once)"
     )
 
+    sites = command(
+        "sites",
+        "List, add, close, confirm or merge sites: the living site list the tablets get.",
+        _sites,
+    )
+    sites.add_argument(
+        "action", choices=["list", "add", "close", "confirm", "merge"], help="what to do"
+    )
+    sites.add_argument("site_id", nargs="?", help="the site to close, confirm or merge")
+    sites.add_argument("--name", help="add: the site's name")
+    sites.add_argument(
+        "--type",
+        dest="site_type",
+        default="accommodation_centre",
+        help="add: accommodation_centre, resettlement_site or host_community (%(default)s)",
+    )
+    sites.add_argument("--district", help="add: district P-code; list: only this district")
+    sites.add_argument("--lat", type=float, help="add: latitude of the site's centre")
+    sites.add_argument("--lon", type=float, help="add: longitude of the site's centre")
+    sites.add_argument("--date", help="add: opening date; close: closing date (default today)")
+    sites.add_argument("--into", help="merge: the listed site the proposed one is")
+    sites.add_argument("--all", action="store_true", help="list: proposed and merged sites too")
+
     from sync_server.duplicates_cli import add_command
 
     add_command(commands)
@@ -308,6 +335,71 @@ def _export(args: argparse.Namespace) -> int:
     kind = "shareable" if summary.shareable else "FULL (personal data; audited)"
     print(f"Exported {summary.records} record(s) ({tables}) to {args.out} [{kind}]")
     return 0
+
+
+def _sites(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from forms import FORMS_DIR
+    from sync_server import sites
+    from sync_server.db import Database
+
+    today = dt.date.today().isoformat()
+    db = Database(args.data_dir)
+    try:
+        db.write(lambda conn: sites.seed(conn, FORMS_DIR / "data" / "transit_sites.geojson"))
+        if args.action == "list":
+            statuses = ("open", "closed", "proposed", "merged") if args.all else sites.LISTED
+            with db.read() as conn:
+                rows = sites.list_sites(conn, district=args.district, statuses=statuses)
+            for site in rows:
+                print(
+                    f"{site['site_id']}\t{site['status']}\t{site['district_pcode']}\t"
+                    f"{site['opened'] or ''}\t{site['closed'] or ''}\t{site['name']}"
+                )
+            return 0
+        if args.action == "add":
+            if not args.name or not args.district:
+                print("sync-server sites add: --name and --district are required", file=sys.stderr)
+                return 2
+            site_id = db.write(
+                lambda conn: sites.add_site(
+                    conn,
+                    name=args.name,
+                    site_type=args.site_type,
+                    district=args.district,
+                    lat=args.lat,
+                    lon=args.lon,
+                    opened=args.date or today,
+                    account_id="cli",
+                )
+            )
+            print(f"Opened site {site_id}. Tablets get it at their next sync.")
+            return 0
+        if not args.site_id:
+            print(f"sync-server sites {args.action}: give the SITE_ID", file=sys.stderr)
+            return 2
+        site_id = args.site_id.upper()
+        if args.action == "close":
+            db.write(
+                lambda conn: sites.close_site(
+                    conn, site_id, closed=args.date or today, account_id="cli"
+                )
+            )
+            print(f"Closed site {site_id}. Tablets stop offering it at their next sync.")
+        elif args.action == "confirm":
+            db.write(lambda conn: sites.confirm_site(conn, site_id, account_id="cli"))
+            print(f"Confirmed site {site_id}: it is open and on the tablets' list.")
+        else:
+            into = (args.into or "").upper()
+            db.write(lambda conn: sites.merge_site(conn, site_id, into, account_id="cli"))
+            print(f"Merged proposed site {site_id} into {into}.")
+        return 0
+    except sites.SiteError as error:
+        print(f"sync-server sites {args.action}: {error}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ HTTP layer holds no module-level state and tests can run several apps in one pro
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from sync_server.guards import EnrollThrottle
 class ServerContext:
     data_dir: Path
     db: Database
-    sites: list[dict[str, Any]]
+    sites: Iterable[dict[str, Any]]  # sync_server.sites.SiteList: read live at each use
     validator: Executor  # validation worker processes (or inline)
     validation_workers: int | None
     max_body_bytes: int

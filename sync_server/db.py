@@ -34,7 +34,7 @@ DATABASE_NAME = "sync.db"
 # A migration done in Python (see `migrate`): it names its step instead of holding SQL.
 MOVE_DUPLICATE_AUDIT = "-- step: move duplicate_audit into audit_log"
 
-# Each entry moves the schema one version forward; never edit one that has shipped.
+# Migration 7's SQL, named so that a test can stop just before it.
 RECORD_SEARCH = """
 -- A trigram index over record_index.search (folded names and phones): a word of three
 -- letters or more is found through the index instead of reading every row. External
@@ -58,6 +58,7 @@ CREATE TRIGGER record_search_update AFTER UPDATE OF search ON record_index BEGIN
 END;
 """
 
+# Each entry moves the schema one version forward; never edit one that has shipped.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -326,6 +327,32 @@ MIGRATIONS: list[str] = [
     MOVE_DUPLICATE_AUDIT,
     # 7 (records search): the workspace's search by FTS5 trigrams instead of LIKE '%..%'.
     RECORD_SEARCH,
+    # 8 (households): the living site list (sync_server/sites.py). Seeded from the site
+    # list GeoJSON at the first start (`serve --init`); coordinators open and close sites
+    # (audited in audit_log); a tablet's "new site" is stored here as proposed.
+    """
+    CREATE TABLE sites (
+        site_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        site_type TEXT NOT NULL,
+        district_pcode TEXT NOT NULL,
+        posto_pcode TEXT,
+        lat REAL,
+        lon REAL,
+        -- GeoJSON Polygon of the boundary when known (the seed list); else the position.
+        boundary TEXT,
+        status TEXT NOT NULL CHECK (status IN ('open', 'closed', 'proposed', 'merged')),
+        opened TEXT,
+        closed TEXT,
+        created_by TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        -- A proposed site: the record that proposed it; a merged one: the site it joined.
+        proposed_by_record TEXT,
+        merged_into TEXT REFERENCES sites (site_id)
+    );
+    CREATE INDEX sites_district ON sites (district_pcode, status);
+    """,
 ]
 
 

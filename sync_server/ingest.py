@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from forms.validation import rejection_reason
 from sync_core.protocol import PushRequest
-from sync_server import ownership, records, validation
+from sync_server import ownership, records, sites, validation
 from sync_server.auth import Principal
 from sync_server.catalog import form_files, published_forms
 from sync_server.context import ServerContext
@@ -125,6 +125,7 @@ def check_batch(
     with ctx.db.read() as conn:
         held = records.revisions_held(conn, (r.revision_id for r in batch.revisions))
         files = form_files(conn, ctx.data_dir)
+        live: dict[tuple[str, str], Any] = {}
         for revision, raw in zip(batch.revisions, revisions_raw, strict=True):
             where = {"revision_id": revision.revision_id, "record_id": revision.record_id}
             item: records.Incoming | None = None
@@ -143,7 +144,11 @@ def check_batch(
                 forbidden.append({**where, "message": problem})
             elif not item.reasons and revision.revision_id not in held:
                 created = _parse_time(revision.created_at)
-                form_path = files[(revision.form_id, revision.form_version)]
+                # Checked against the living site list (sites.csv and positions).
+                key = (revision.form_id, revision.form_version)
+                if key not in live:
+                    live[key] = sites.live_form_dir(ctx.data_dir, files[key], conn)
+                form_path = live[key]
                 # A new record's deviceid metadata must be the device that made it (an edit
                 # on another device keeps the original value, as ODK does).
                 device = revision.device_id if revision.parent_revision_id is None else None

@@ -10,6 +10,7 @@ thread (simpler to debug, and enough for a handful of tablets).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import multiprocessing
 import os
 import threading
@@ -28,6 +29,7 @@ Job = tuple[str, dict[str, Any], str | None, dt.datetime, str | None]
 Outcome = tuple[list[dict[str, str]] | None, str | None, str | None]
 
 _forms: dict[str, Form | None] = {}
+_gazetteers: dict[str, Any] = {}
 
 
 def _form(path: str) -> Form | None:
@@ -48,11 +50,31 @@ def check(jobs: list[Job]) -> list[Outcome]:
             outcomes.append((None, None, None))
             continue
         result = validate_record(
-            form, answers, language=language, now=saved_at, device_id=device_id
+            form,
+            answers,
+            language=language,
+            now=saved_at,
+            device_id=device_id,
+            gazetteer=_gazetteer(form_path),
         )
         district, site_id = record_scope(form, answers)
         outcomes.append(([issue.as_dict() for issue in result.errors], district, site_id))
     return outcomes
+
+
+def _gazetteer(form_path: str) -> Any:
+    """The living site list's positions when the form is validated from its live folder
+    (`sync_server.sites.live_form_dir` writes sites.json beside it); None: the bundled one."""
+    if form_path not in _gazetteers:
+        positions = Path(form_path).parent / "sites.json"
+        if positions.is_file():
+            from forms.geo import default_gazetteer
+
+            rows = json.loads(positions.read_text(encoding="utf-8"))
+            _gazetteers[form_path] = default_gazetteer().with_sites(rows)
+        else:
+            _gazetteers[form_path] = None
+    return _gazetteers[form_path]
 
 
 def warm(paths: list[str]) -> int:

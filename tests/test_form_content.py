@@ -7,6 +7,7 @@ them, site lists in step with the gazetteer, and only the XLSForm subset our eng
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ import pycountry
 import pytest
 from pyxform.xls2json import parse_file_to_json
 
+from forms import load_form
+from forms.site_list import bundled_sites_csv
 from forms.standards import DEFAULT_THRESHOLDS_PATH, POST_EMERGENCY_THRESHOLDS_PATH, load_thresholds
 
 pytestmark = pytest.mark.unit
@@ -169,9 +172,13 @@ def test_settings(form_id):
 def test_only_supported_types(form_id):
     for node, _ in walk(parsed(form_id)):
         assert node["type"] in SUPPORTED_TYPES, f"{form_id}.{node['name']}: {node['type']}"
-        assert "itemset" not in node or node["itemset"] in parsed(form_id)["choices"], (
-            f"{form_id}.{node['name']}: choices must come from the form's own choices sheet"
-        )
+        # Choices come from the form's own choices sheet, or from a file shipped beside it
+        # (sites.csv, the server-owned site list).
+        assert (
+            "itemset" not in node
+            or node["itemset"] in parsed(form_id)["choices"]
+            or (FORMS_DIR / node["itemset"]).is_file()
+        ), f"{form_id}.{node['name']}: choices from {node['itemset']}, which is not shipped"
 
 
 @pytest.mark.parametrize("form_id", FORM_IDS)
@@ -225,9 +232,11 @@ def test_expressions_use_the_supported_subset(form_id):
             for ref in references(expression):
                 assert ref in names, f"{where}: ${{{ref}}} is not a field of the form"
             if column == "choice_filter":
-                columns = {"name"} | {
-                    key for choice in form["choices"][node["itemset"]] for key in choice
-                }
+                if node["itemset"] in form["choices"]:
+                    rows = form["choices"][node["itemset"]]
+                else:  # a file shipped beside the form (sites.csv): its header
+                    rows = csv.DictReader((FORMS_DIR / node["itemset"]).open(encoding="utf-8"))
+                columns = {"name"} | {key for choice in rows for key in choice}
                 for word in re.findall(r"(?<![\w{$-])([A-Za-z_]\w*)\b(?!\s*\()", bare):
                     if word in KEYWORDS or word in ("true", "false"):
                         continue
@@ -267,9 +276,10 @@ def test_household_refusal_keeps_only_an_anonymous_tally():
         for node, ancestors in walk(parsed("household_registration"))
         if is_data(node)
         and node["type"] != "note"
-        and not any(gate in (a.get("bind", {}).get("relevant") or "") for a in ancestors)
+        and not any(gate in (a.get("bind", {}).get("relevant") or "") for a in [*ancestors, node])
     ]
     assert {"site_id", "registration_date", "refusal_reason"} <= set(always)
+    assert "household_id" not in always  # a refusal keeps no household id
     by_name = nodes("household_registration")
     assert all(by_name[name]["sensitivity"] == "public" for name in always)
 
@@ -353,15 +363,22 @@ def test_household_validation_rules():
 
 @pytest.mark.parametrize("form_id", ["household_registration", "site_check"])
 def test_site_choices_match_the_transit_sites(form_id):
+    """The bundled forms read their sites from sites.csv, made from the demo site list (the
+    server writes its own from the sites table), plus the "new site" row."""
     sites = {
         f["properties"]["site_id"]: f["properties"]["district_pcode"]
         for f in geojson("transit_sites.geojson")["features"]
     }
-    choices = {c["name"]: c["district"] for c in parsed(form_id)["choices"]["site"]}
-    assert choices == sites
+    form = load_form(FORMS_DIR / f"{form_id}.xlsx")
+    question = form.question("site_id")
+    choices = {c.name: c.properties["district"] for c in form.choices_for(question)}
+    assert choices == {**sites, "new_site": ""}
+    assert (FORMS_DIR / "sites.csv").read_bytes() == bundled_sites_csv()
     site_question = nodes(form_id)["site_id"]
-    assert site_question["type"] == "select one"
-    assert site_question["choice_filter"] == "district = ${district}"
+    assert site_question["itemset"] == "sites.csv"
+    assert site_question["choice_filter"] == (
+        "status = 'open' and (district = ${district} or name = 'new_site')"
+    )
     district_names = {c["name"] for c in parsed(form_id)["choices"]["district"]}
     pcodes = {f["properties"]["pcode"] for f in geojson("zambezia_districts.geojson")["features"]}
     assert district_names == pcodes

@@ -520,7 +520,7 @@ def test_every_cli_command_has_help_and_is_documented():
     commands = _parser()._subparsers._group_actions[0].choices
     assert set(commands) == {
         "serve", "enroll", "revoke", "coordinator", "publish-form", "forward", "duplicates",
-        "export"
+        "export", "sites"
     }  # fmt: skip
     for name, sub in commands.items():
         assert sub.description, name

@@ -6,11 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kivy.core.window import Window
+from kivy.factory import Factory
 from kivy.lang import Builder
+from kivy.metrics import dp
 from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 
+from fieldapp.households import REGISTRATION_FORM
 from fieldapp.i18n import _, current_language, format_moment, format_number, ngettext
 
 Builder.load_file(str(Path(__file__).with_name("home.kv")))
@@ -69,6 +72,7 @@ class HomeScreen(Screen):
         )
         cards = self.ids.cards
         cards.clear_widgets()
+        card_button = dp(56)
         for entry in self.app.catalog.entries():
             counts = store.record_counts(entry.form_id)
             card = FormCard(
@@ -88,6 +92,11 @@ class HomeScreen(Screen):
             )
             card.t_new = _("New")
             card.t_records = _("Records")
+            if entry.form_id == REGISTRATION_FORM:
+                # Households have a card: find one by its id, update it.
+                button = Factory.SecondaryButton(text=_("Card / update"), height=card_button)
+                button.bind(on_release=lambda _b: self.app.show_household())
+                card.ids.buttons.add_widget(button)
             cards.add_widget(card)
 
     def on_sync(self) -> None:

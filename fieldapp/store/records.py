@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -376,6 +377,25 @@ class RecordsMixin:
             for row in rows
             if (site_id and row[3] == site_id)
             or (wanted_phone and normalise_phone(row[2]) == wanted_phone)
+        ]
+
+    def records_with_answer(self, form_id: str, name: str, value: str) -> list[dict]:
+        """Finalized or sent records of the form (made here or pulled) whose latest revision
+        answers `name` (a top-level question) with `value`, newest first: record_id,
+        updated_at and answers. Used to find a household's registrations by its id."""
+        if not re.fullmatch(r"[A-Za-z_][\w.-]*", name):
+            raise ValueError(f"{name!r} is not a question name")
+        rows = self._db().execute(
+            "SELECT r.record_id, r.updated_at, v.answers FROM records r "
+            "JOIN revisions v ON v.revision_id = r.head_revision_id "
+            "WHERE r.form_id = ? AND r.state IN ('finalized', 'sent') "
+            f"AND json_extract(v.answers, '$.{name}') = ? "
+            "ORDER BY r.updated_at DESC, r.rowid DESC",
+            [form_id, value],
+        )
+        return [
+            {"record_id": row[0], "updated_at": row[1], "answers": json.loads(row[2])}
+            for row in rows
         ]
 
     def revisions_of(self, record_id: str) -> list[Revision]:

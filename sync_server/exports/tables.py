@@ -158,6 +158,7 @@ def build_layout(
     by_repeat: dict[str | None, Table] = {None: main}
     seen: set[str] = set()
     geopoint: str | None = None
+    geopoint_checked = False
     geopoint_coarse = False
     counts: list[str] = []
     namespace: dict[str, Any] = {"P": _plain, "S": _suppressor(threshold), "SIMPLE": _SIMPLE}
@@ -182,8 +183,15 @@ def build_layout(
             table.columns.extend(
                 _question_columns(form, node, as_labels, language, shareable, namespace)
             )
-            if parent_name is None and node.type == "geopoint" and geopoint is None:
+            # The record's own position: the first geopoint checked against its site
+            # (`geo_site`), else the first geopoint (a "new site" GPS may come first).
+            if (
+                parent_name is None
+                and node.type == "geopoint"
+                and (geopoint is None or (node.geo_site and not geopoint_checked))
+            ):
                 geopoint = node.name
+                geopoint_checked = bool(node.geo_site)
                 geopoint_coarse = shareable and node.sensitivity != "public"
             if parent_name is None and _is_count(node):
                 counts.append(node.name)

@@ -1,12 +1,14 @@
 """The published forms: the list and the files, for tablets to download."""
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from sync_core.protocol import API_PREFIX, FormInfo
+from sync_server import sites
 from sync_server.catalog import form_attachments, form_info, published_forms
 from sync_server.problems import Problem
 from sync_server.routes.deps import Caller, Context
@@ -18,7 +20,8 @@ router = APIRouter(prefix=API_PREFIX, tags=["forms"])
 def list_forms(ctx: Context, who: Caller) -> list[dict[str, Any]]:
     """Every published form version; `current` marks the one to use for new records."""
     with ctx.db.read() as conn:
-        return [form_info(f, ctx.data_dir) for f in published_forms(conn)]
+        live = sites.live_attachments(conn)
+        return [form_info(f, ctx.data_dir, live) for f in published_forms(conn)]
 
 
 @router.get(
@@ -63,6 +66,18 @@ def download_attachment(
         raise Problem(
             "unknown-attachment",
             f"Form {form_id!r} version {version!r} has no attachment {name!r}.",
+        )
+    if name in sites.LIVE_FILES:
+        # The server's own current file (the site list), not the one published with it.
+        with ctx.db.read() as conn:
+            content = sites.live_attachments(conn)[name]
+        return Response(
+            content,
+            media_type="application/octet-stream",
+            headers={
+                "X-Content-SHA256": hashlib.sha256(content).hexdigest(),
+                "Content-Disposition": f'attachment; filename="{name}"',
+            },
         )
     folder = Path(found[0].file_name).parent
     return FileResponse(

@@ -18,10 +18,11 @@ from sync_core.protocol import (
     PushResponse,
     PushStatusRequest,
     PushStatusResponse,
+    Site,
     StateRequest,
     StateResponse,
 )
-from sync_server import auth, ingest, records
+from sync_server import auth, ingest, records, sites
 from sync_server.catalog import form_info, published_forms
 from sync_server.problems import Problem, problems_from_pydantic
 from sync_server.routes.deps import Caller, Context
@@ -88,13 +89,16 @@ async def push(request: Request, ctx: Context, who: Caller) -> Response:
             "the coordinator to enroll the device for the right place.",
             forbidden,
         )
-    results = await asyncio.wrap_future(
-        ctx.db.submit(
-            lambda conn: records.store_batch(
-                conn, who, batch.batch_id, items, max_drift_ms=ctx.max_clock_drift_ms
-            )
+
+    def store(conn: Any) -> list[records.StoredResult]:
+        stored = records.store_batch(
+            conn, who, batch.batch_id, items, max_drift_ms=ctx.max_clock_drift_ms
         )
-    )
+        # A "new site" found in the field waits for a coordinator (same transaction).
+        sites.record_proposals(conn, who.account_id, items)
+        return stored
+
+    results = await asyncio.wrap_future(ctx.db.submit(store))
     counts = dict.fromkeys(("accepted", "already-had", "rejected", "conflicting-id"), 0)
     for result in results:
         counts[result.status] += 1
@@ -154,7 +158,10 @@ def pull(
     `own=true`); forms and sites with the last page (`more` false)."""
     with ctx.db.read() as conn:
         page = records.pull_page(conn, who, cursor, limit, PULL_PAGE_BYTES, own=own)
-        forms = [] if page.more else [form_info(f, ctx.data_dir) for f in published_forms(conn)]
+        forms = []
+        if not page.more:
+            live = sites.live_attachments(conn)
+            forms = [form_info(f, ctx.data_dir, live) for f in published_forms(conn)]
     head = {
         "cursor": page.cursor,
         "more": page.more,
@@ -163,7 +170,11 @@ def pull(
     }
     if not page.more:
         head["forms"] = [f for f in forms if f["current"]]
-        head["sites"] = [s for s in ctx.sites if s.get("district_pcode") in (None, who.district)]
+        head["sites"] = [
+            {key: site[key] for key in Site.model_fields}
+            for site in ctx.sites
+            if site.get("district_pcode") in (None, who.district)
+        ]
     # The stored revisions are spliced in as they are: canonical JSON, never rewritten.
     text = (
         json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1]

@@ -48,6 +48,7 @@ def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIR
         places,
         records,
         session,
+        site_list,
         tablets,
         transfer,
     )
@@ -59,8 +60,8 @@ def router(db: Database, *, data_dir: Path, sites: list[dict[str, Any]]) -> APIR
     db.submit(index.refresh).add_done_callback(_log_failure)
     routes = APIRouter()
     assets.add_routes(routes)
-    views = (session, overview, records, media, transfer, conflicts, tablets, places, diaspora,
-             exports, duplicates, admin)  # fmt: skip
+    views = (session, overview, records, media, transfer, conflicts, tablets, site_list, places,
+             diaspora, exports, duplicates, admin)  # fmt: skip
     for view in views:
         view.add_routes(routes, ws)
     return routes

@@ -19,6 +19,168 @@ LANGUAGES = ("pt", "en")
 
 # key: (Portuguese, English)
 CATALOGUE: dict[str, tuple[str, str]] = {
+    "site-list": (
+        "Lista de locais",
+        "Site list",
+    ),
+    "site-list-link": (
+        "Abrir, fechar e confirmar locais",
+        "Open, close and confirm sites",
+    ),
+    "site-list-intro": (
+        "Os tablets recebem esta lista na próxima sincronização. Um local fechado "
+        "deixa de ser oferecido; os registos antigos mantêm-no.",
+        "Tablets get this list at their next sync. A closed site is no longer "
+        "offered; older records keep it.",
+    ),
+    "site-add": (
+        "Abrir um novo local",
+        "Open a new site",
+    ),
+    "site-add-button": (
+        "Abrir local",
+        "Open site",
+    ),
+    "site-name": (
+        "Nome",
+        "Name",
+    ),
+    "site-type": (
+        "Tipo",
+        "Type",
+    ),
+    "site-type-accommodation_centre": (
+        "Centro de acomodação",
+        "Accommodation centre",
+    ),
+    "site-type-resettlement_site": (
+        "Bairro / centro de reassentamento",
+        "Resettlement site",
+    ),
+    "site-type-host_community": (
+        "Comunidade de acolhimento",
+        "Host community",
+    ),
+    "site-lat": (
+        "Latitude",
+        "Latitude",
+    ),
+    "site-lon": (
+        "Longitude",
+        "Longitude",
+    ),
+    "site-opened": (
+        "Aberto em",
+        "Opened on",
+    ),
+    "site-closed": (
+        "Fechado em",
+        "Closed on",
+    ),
+    "site-status": (
+        "Estado",
+        "Status",
+    ),
+    "site-status-open": (
+        "Aberto",
+        "Open",
+    ),
+    "site-status-closed": (
+        "Fechado",
+        "Closed",
+    ),
+    "site-status-proposed": (
+        "Proposto no terreno",
+        "Proposed in the field",
+    ),
+    "site-status-merged": (
+        "Juntado",
+        "Merged",
+    ),
+    "site-close": (
+        "Fechar",
+        "Close",
+    ),
+    "site-confirm": (
+        "Confirmar",
+        "Confirm",
+    ),
+    "site-merge": (
+        "Juntar",
+        "Merge",
+    ),
+    "site-merge-into": (
+        "Local existente",
+        "Existing site",
+    ),
+    "site-done-added": (
+        "Local aberto. Os tablets recebem-no na próxima sincronização.",
+        "Site opened. Tablets get it at their next sync.",
+    ),
+    "site-done-closed": (
+        "Local fechado. Os tablets deixam de o oferecer na próxima sincronização.",
+        "Site closed. Tablets stop offering it at their next sync.",
+    ),
+    "site-done-confirmed": (
+        "Local confirmado: está aberto e na lista dos tablets.",
+        "Site confirmed: it is open and on the tablets' list.",
+    ),
+    "site-done-merged": (
+        "Local juntado ao local existente.",
+        "Site merged into the existing site.",
+    ),
+    "site-error-out-of-scope": (
+        "Este local é de outro distrito.",
+        "This site is in another district.",
+    ),
+    "site-error-date-invalid": (
+        "A data falta ou não é uma data (AAAA-MM-DD).",
+        "The date is missing or not a date (YYYY-MM-DD).",
+    ),
+    "site-error-name-missing": (
+        "O local precisa de um nome.",
+        "The site needs a name.",
+    ),
+    "site-error-name-long": (
+        "O nome tem mais de 120 caracteres.",
+        "The name is longer than 120 characters.",
+    ),
+    "site-error-type-unknown": (
+        "Tipo de local desconhecido.",
+        "Unknown site type.",
+    ),
+    "site-error-district-unknown": (
+        "Distrito desconhecido.",
+        "Unknown district.",
+    ),
+    "site-error-position-missing": (
+        "Indique a latitude e a longitude do local.",
+        "Give the site's latitude and longitude.",
+    ),
+    "site-error-position-outside": (
+        "Esta posição fica fora de Moçambique (latitude primeiro, ex.: -17.48 e 37.02).",
+        "This position is outside Mozambique (latitude first, e.g. -17.48 and 37.02).",
+    ),
+    "site-error-not-found": (
+        "Este local não existe.",
+        "There is no such site.",
+    ),
+    "site-error-not-open": (
+        "Este local não está aberto.",
+        "This site is not open.",
+    ),
+    "site-error-closes-before-opening": (
+        "Um local não pode fechar antes da data em que abriu.",
+        "A site can't close before the day it opened.",
+    ),
+    "site-error-not-proposed": (
+        "Este local não é uma proposta.",
+        "This site is not a proposal.",
+    ),
+    "site-error-merge-target": (
+        "Escolha um local aberto ou fechado da lista.",
+        "Choose an open or closed site of the list.",
+    ),
     "app-name": ("Espaço do coordenador", "Coordinator workspace"),
     "nav-overview": ("Resumo", "Overview"),
     "nav-records": ("Registos", "Records"),

@@ -13,8 +13,8 @@ from forms.samples import sample_diaspora_interview, sample_household, sample_si
 # The bundled forms' versions (forms/*.xlsx settings): a revision of another version is
 # refused, so these change with the forms.
 FORM_VERSIONS = {
-    "household_registration": "2026113001",
-    "site_check": "2026113001",
+    "household_registration": "2026120102",
+    "site_check": "2026120102",
     "diaspora_mapping": "2026112401",
 }
 FORM_VERSION = FORM_VERSIONS["household_registration"]
