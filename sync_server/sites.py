@@ -1,4 +1,4 @@
-"""The living site list: sites as data this server owns (the `sites` table, migration 5).
+"""The living site list: sites as data this server owns (the `sites` table, migration 8).
 
 Sites open and close by the dozen after a cyclone (74 accommodation centres closed in three
 days after Freddy), so the list is not baked into the forms:
