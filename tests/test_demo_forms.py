@@ -44,6 +44,10 @@ def test_household_flags_are_computed(forms):
         if member["relationship"] == "spouse":
             member.update(dob_known="no", age_reported=17, school_attending="no")
             member.pop("dob", None)
+    # A child-headed household is offered a protection referral before it can be saved.
+    result = validate_record(forms["household_registration"], record, now=NOW, language="en")
+    assert {e.path for e in result.errors} == {"referral_offered"}
+    record.update(referral_offered="no")
     result = validate_record(forms["household_registration"], record, now=NOW, language="en")
     assert result.ok, result.errors
     assert result.record["female_headed"] == 1

@@ -7,6 +7,7 @@ them, site lists in step with the gazetteer, and only the XLSForm subset our eng
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Iterator
@@ -93,10 +94,17 @@ FUNCTIONS = {
     "true",
     "false",
     "join",
+    "pulldata",
 }
 KEYWORDS = {"and", "or", "div", "mod"}
 TRANSLATED_KEYS = ("label", "hint")
 TRANSLATED_BIND_KEYS = ("jr:constraintMsg", "jr:requiredMsg")
+
+
+def file_columns(itemset: str) -> set[str]:
+    """The columns of a choice list attached to the forms (select_one_from_file)."""
+    with open(FORMS_DIR / itemset, encoding="utf-8", newline="") as f:
+        return set(next(csv.reader(f)))
 
 
 @cache
@@ -169,9 +177,12 @@ def test_settings(form_id):
 def test_only_supported_types(form_id):
     for node, _ in walk(parsed(form_id)):
         assert node["type"] in SUPPORTED_TYPES, f"{form_id}.{node['name']}: {node['type']}"
-        assert "itemset" not in node or node["itemset"] in parsed(form_id)["choices"], (
-            f"{form_id}.{node['name']}: choices must come from the form's own choices sheet"
-        )
+        itemset = node.get("itemset")
+        assert (
+            itemset is None
+            or itemset in parsed(form_id)["choices"]
+            or (itemset.endswith(".csv") and (FORMS_DIR / itemset).is_file())
+        ), f"{form_id}.{node['name']}: choices from the choices sheet or a file beside the form"
 
 
 @pytest.mark.parametrize("form_id", FORM_IDS)
@@ -225,9 +236,12 @@ def test_expressions_use_the_supported_subset(form_id):
             for ref in references(expression):
                 assert ref in names, f"{where}: ${{{ref}}} is not a field of the form"
             if column == "choice_filter":
-                columns = {"name"} | {
-                    key for choice in form["choices"][node["itemset"]] for key in choice
-                }
+                if node["itemset"].endswith(".csv"):
+                    columns = file_columns(node["itemset"])
+                else:
+                    columns = {"name"} | {
+                        key for choice in form["choices"][node["itemset"]] for key in choice
+                    }
                 for word in re.findall(r"(?<![\w{$-])([A-Za-z_]\w*)\b(?!\s*\()", bare):
                     if word in KEYWORDS or word in ("true", "false"):
                         continue
