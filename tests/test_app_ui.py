@@ -50,7 +50,8 @@ def test_fill_household_registration_end_to_end(app):
     store = app.store
     rows = store.records("household_registration")
     assert [(row.state, row.title) for row in rows] == [
-        ("finalized", f"{answers['hh_head_given_name']} {answers['hh_head_family_name']}")
+        # The record's title names the site and the date, never the head (data minimisation).
+        ("finalized", f"{answers['site_id']} {answers['registration_date']}")
     ]
     revision = store.revisions_of(rows[0].record_id)[-1]
     stored = revision.answers

@@ -237,9 +237,14 @@ class FormScreen(Screen):
                 chip._background = Rectangle(pos=chip.pos, size=chip.size)
             chip.bind(pos=_follow, size=_follow)
             value = "—" if rating.value is None else format_number(round(rating.value, 2))
+            said = f"{rating.indicator.text(language)}: {value}"
+            if rating.reason == "zero":  # e.g. "No functioning latrine for 480 people"
+                message = rating.indicator.zero_message
+                said = (message.get(language) or message["en"]).format(
+                    population=format_number(rating.population or 0)
+                )
             text = WrappedLabel(
-                text=f"{rating.indicator.text(language)}: {value}  "
-                f"({threshold_text(rating.indicator)})",
+                text=f"{said}  ({threshold_text(rating.indicator)})",
                 font_size=sp(17),
             )
             text.size_hint_y = 1
