@@ -133,8 +133,8 @@ class Rating:
         if self.reason == "zero":
             text = self.indicator.zero_message
             said = text.get(language) or text.get("en") or self.indicator.text(language)
-            shown = _number(self.population or 0)
-            return f"{said.format(population=shown)} ({self.colour}; {self.threshold_text(language)})"
+            said = said.format(population=_number(self.population or 0))
+            return f"{said} ({self.colour}; {self.threshold_text(language)})"
         shown = "—" if self.value is None else _number(self.value)
         colour = self.colour or ("sem valor" if language == "pt" else "no value")
         return (
@@ -204,9 +204,9 @@ def _assess_one(thresholds: Thresholds, indicator: Indicator, record: Mapping[st
 
     if any(str(record.get(k, "")) == v for k, v in indicator.not_rated_when.items()):
         return Rating(indicator, None, None, "not_applicable")
-    if indicator.mixed_with and any((number(other) or 0) > 0 for other in indicator.mixed_with):
-        if (number(indicator.facility_field) or 0) > 0:
-            return Rating(indicator, None, None, "mixed")
+    others_in_use = any((number(other) or 0) > 0 for other in indicator.mixed_with)
+    if others_in_use and (number(indicator.facility_field) or 0) > 0:
+        return Rating(indicator, None, None, "mixed")
     if indicator.capacity_of:
         value = _capacity_load(thresholds, indicator, record)
     else:

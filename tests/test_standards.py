@@ -244,9 +244,7 @@ def test_a_school_used_as_shelter_is_not_rated_on_site_area():
     rated = ratings_of(record)
     assert "site_m2_per_person" not in rated
     assert rated["covered_m2_per_person"].colour == "red"  # still rated on covered space
-    assert ratings_of(record, skip_missing=False)["site_m2_per_person"].reason == (
-        "not_applicable"
-    )
+    assert ratings_of(record, skip_missing=False)["site_m2_per_person"].reason == ("not_applicable")
     planned = ratings_of({**record, "school_used_as_shelter": "no"})
     assert planned["site_m2_per_person"].colour == "red"
 
