@@ -54,7 +54,7 @@ def test_a_household_from_a_listed_post_gets_its_code_from_the_file():
 def test_a_bad_postos_file_names_the_file_and_line(tmp_path, text, message):
     path = tmp_path / "postos.csv"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ValueError, match="postos.csv") as error:
+    with pytest.raises(ValueError, match=r"postos\.csv") as error:
         load_postos(path)
     assert message in str(error.value)
 
