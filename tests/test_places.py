@@ -66,8 +66,14 @@ def test_the_tablet_finds_the_bundled_postos_after_a_restart(tmp_path):
     store = Store(tmp_path / "device.sqlite3")
     try:
         FormCatalog(store, tmp_path / "cache").install_bundled()
-        copy = form_attachment_dir(store, "household_registration", load_form(
-            FORMS_DIR / "household_registration.xlsx").version) / POSTOS_PATH.name
+        copy = (
+            form_attachment_dir(
+                store,
+                "household_registration",
+                load_form(FORMS_DIR / "household_registration.xlsx").version,
+            )
+            / POSTOS_PATH.name
+        )
         assert copy.read_bytes() == POSTOS_PATH.read_bytes()
         # A new process: the form comes from the store's cache, its posts from the copy.
         form = FormCatalog(store, tmp_path / "cache2").newest("household_registration")
