@@ -185,10 +185,13 @@ def _member(
     return member
 
 
-def sample_site_check(seed: int = 0, *, latrines: int = 20, individuals: int = 480) -> dict:
+def sample_site_check(
+    seed: int = 0, *, latrines: int = 20, individuals: int = 480, site_id: str | None = None
+) -> dict:
     """A transit-site check whose Sphere indicators depend on `latrines` and `individuals`."""
     rng = random.Random(seed)
-    site = default_gazetteer().sites[sorted(default_gazetteer().sites)[seed % 8]]
+    sites = default_gazetteer().sites
+    site = sites[site_id or sorted(sites)[seed % 8]]
     households = max(1, individuals // 5)
     bands = _split(rng, individuals, 8)
     return {

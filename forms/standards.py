@@ -128,13 +128,19 @@ class Rating:
         """What the value is measured against, with its source, for display next to it."""
         return f"{self.indicator.threshold_text(language)}: {self.indicator.source}"
 
+    def text(self, language: str = "en") -> str:
+        """What is rated: the indicator's label, or for reason "zero" its own message
+        ("No functioning latrine for 480 people")."""
+        if self.reason != "zero":
+            return self.indicator.text(language)
+        text = self.indicator.zero_message
+        said = text.get(language) or text.get("en") or self.indicator.text(language)
+        return said.format(population=_number(self.population or 0))
+
     def message(self, language: str = "en") -> str:
         """One line for a warning list, e.g. "People per functional latrine: 64 (red; ...)"."""
         if self.reason == "zero":
-            text = self.indicator.zero_message
-            said = text.get(language) or text.get("en") or self.indicator.text(language)
-            said = said.format(population=_number(self.population or 0))
-            return f"{said} ({self.colour}; {self.threshold_text(language)})"
+            return f"{self.text(language)} ({self.colour}; {self.threshold_text(language)})"
         shown = "—" if self.value is None else _number(self.value)
         colour = self.colour or ("sem valor" if language == "pt" else "no value")
         return (

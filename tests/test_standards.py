@@ -186,6 +186,7 @@ def test_zero_latrines_with_people_present_is_red_with_its_own_message():
     assert (rating.colour, rating.reason, rating.value) == ("red", "zero", None)
     assert rating.message("pt").startswith("Nenhuma latrina funcional para 480 pessoas (red")
     assert rating.message("en").startswith("No functioning latrine for 480 people")
+    assert rating.text("pt") == "Nenhuma latrina funcional para 480 pessoas"
     # No people, no latrines: nothing to rate.
     assert "people_per_latrine" not in ratings_of({**record, "individuals": 0})
 

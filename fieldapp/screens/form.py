@@ -237,12 +237,9 @@ class FormScreen(Screen):
                 chip._background = Rectangle(pos=chip.pos, size=chip.size)
             chip.bind(pos=_follow, size=_follow)
             value = "—" if rating.value is None else format_number(round(rating.value, 2))
-            said = f"{rating.indicator.text(language)}: {value}"
-            if rating.reason == "zero":  # e.g. "No functioning latrine for 480 people"
-                message = rating.indicator.zero_message
-                said = (message.get(language) or message["en"]).format(
-                    population=format_number(rating.population or 0)
-                )
+            # With no facility at all the text says so ("No functioning latrine for 480
+            # people") instead of showing a value.
+            said = rating.text(language) if rating.reason else f"{rating.text(language)}: {value}"
             text = WrappedLabel(
                 text=f"{said}  ({threshold_text(rating.indicator)})",
                 font_size=sp(17),

@@ -65,9 +65,7 @@ def household(seed: int, *, site_id: str = "MOZ-ZAM-0001", **changes: Any) -> di
 
 
 def site_check(seed: int, *, site_id: str, latrines: int, individuals: int = 480) -> dict:
-    answers = sample_site_check(seed, latrines=latrines, individuals=individuals)
-    answers["site_id"] = site_id
-    return answers
+    return sample_site_check(seed, latrines=latrines, individuals=individuals, site_id=site_id)
 
 
 def diaspora(seed: int, **changes: Any) -> dict[str, Any]:
