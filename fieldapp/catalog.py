@@ -7,6 +7,7 @@ with the exact form version it was started on, even after a newer version arrive
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,20 @@ class FormCatalog:
             self.store.cache_form(
                 form.form_id, form.version, form.title, path.read_bytes(), source="bundled"
             )
+            self._install_bundled_attachments(form, path.parent)
+
+    def _install_bundled_attachments(self, form: Form, folder: Path) -> None:
+        """Copy the files a bundled form uses (the postos list, ...) to where a downloaded
+        form keeps its attachments, so the cached copy finds them after a restart. A file
+        replaced in the app's bundle (a deployment's own postos list) replaces the copy."""
+        target = form_attachment_dir(self.store, form.form_id, form.version)
+        for name in form.attachments:
+            source, copy = folder / name, target / name
+            if source.is_file() and (
+                not copy.is_file() or copy.read_bytes() != source.read_bytes()
+            ):
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, copy)
 
     def entries(self) -> list[FormEntry]:
         """The newest version of each form, in title order."""

@@ -104,6 +104,8 @@ def capture(
         answer_step(
             session,
             {
+                "interview_language": "chuabo",
+                "interpreter_used": "yes",
                 "consent_informed": "yes",
                 "consent_by": "self",
                 "consent_given": "yes",
@@ -112,7 +114,9 @@ def capture(
             },
         )
         screen.go_next()
-        answer_step(session, {"enumerator": "ENUM-014", "district": "MZ1120"})
+        answer_step(
+            session, {"enumerator": "ENUM-014", "district": "MZ1120", "site_id": "MOZ-ZAM-0001"}
+        )
         screen.render()
         pump(3)
         shot(
@@ -214,7 +218,7 @@ def capture(
         app.form_screen.save_and_exit()
         app.show_records("household_registration")
         pump(3)
-        shot("13-record-list", "Ana Mussa")
+        shot("13-record-list", "MOZ-ZAM-0001")  # titles never carry the head's name
         app.show_sync()
         pump(3)
         shot("14-sync", _("Sync"))

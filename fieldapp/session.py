@@ -449,9 +449,13 @@ class FormSession:
         self.position = self._find_step(key, fallback=self.position)
         # Store only what is relevant (ODK's rule): a refused consent leaves nothing personal.
         self.answers = _draft_answers(self.form, self.result.record, self.answers)
-        title = record_summary(self.form, self.result)["title"]
+        summary = record_summary(self.form, self.result)
         self.store.save_answers(
-            self.record_id, self.answers, position=self.step.key, title=title or None
+            self.record_id,
+            self.answers,
+            position=self.step.key,
+            title=summary["title"] or None,
+            search=summary["search"] or None,
         )
 
     def _jump_to_first_error(self) -> None:
@@ -626,8 +630,16 @@ def record_summary(form: Form, result: ValidationResult) -> dict[str, Any]:
     title = to_string(result.evaluate(form.instance_name)).strip() if form.instance_name else ""
     site = result.record.get("site_id")
     phone = result.record.get("phone") or result.record.get("contact_phone")
+    # Titles carry no names (data minimisation), yet an enumerator looks a household up by
+    # its head's name: the search text adds the record's top-level text answers.
+    texts = [
+        value
+        for question in form.questions()
+        if question.type == "text" and isinstance(value := result.record.get(question.name), str)
+    ]
     return {
         "title": title,
+        "search": " ".join([title, *texts]).strip(),
         "site_id": site if isinstance(site, str) else None,
         "phone": phone if isinstance(phone, str) else None,
     }

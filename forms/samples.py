@@ -12,6 +12,7 @@ from typing import Any
 
 from forms.geo import default_gazetteer
 from forms.household_id import new_household_id
+from forms.places import NOT_LISTED, postos_of
 
 GIVEN_FEMALE = [
     "Ana",
@@ -88,7 +89,10 @@ def sample_household(
         given = rng.choice(GIVEN_FEMALE if sex == "F" else GIVEN_MALE)
         people.append(_member(rng, family, given, sex, relationship, age, registration_date))
     displaced = registration_date - dt.timedelta(days=rng.randint(3, 60))
+    arrived = displaced + dt.timedelta(days=rng.randint(0, (registration_date - displaced).days))
     return {
+        "interview_language": rng.choice(["chuabo", "lomwe", "portuguese"]),
+        "interpreter_used": "yes",
         "consent_informed": "yes",
         "consent_by": "self",
         "consent_given": "yes",
@@ -104,24 +108,49 @@ def sample_household(
         "site_type": "accommodation_centre",
         "hh_gps": f"{lat + rng.uniform(-0.0005, 0.0005):.6f} "
         f"{lon + rng.uniform(-0.0005, 0.0005):.6f} 12 {rng.randint(3, 15)}",
+        "origin_country": "MOZ",
         "origin_province": "MZ11",
         "origin_district": district,
-        "origin_posto": "Sede",
+        **_posto(rng, district, "origin_posto", "origin_posto_other"),
         "origin_bairro": f"Bairro {rng.randint(1, 12)}",
         "displacement_date": displaced.isoformat(),
         "displacement_cause": rng.choice(["flood", "cyclone"]),
+        "arrival_date_site": arrived.isoformat(),
+        "times_displaced": rng.choice([1, 1, 2, 3]),
+        "house_damage": rng.choice(["partial", "severe", "destroyed"]),
         "shelter_situation": rng.choice(["collective_building", "tent", "tarpaulin"]),
         "intention": rng.choice(["return", "stay", "undecided"]),
+        "return_barriers": ["house_destroyed", "land_flooded"],
+        "return_conditions": ["shelter_materials"],
         "hh_head_given_name": head_given,
         "hh_head_family_name": family,
         "hh_size_declared": members,
+        "hh_language": rng.choice(["chuabo", "lomwe", "makhuwa"]),
         "members": people,
         "documents_held": ["bi"],
         "need_1": "food",
         "need_2": "shelter",
         "need_3": "drinking_water",
+        "livelihood_before": rng.choice(["farming", "fishing"]),
+        "livelihood_now": "casual_labour",
+        "food_sources": ["assistance", "purchase"],
+        "meals_yesterday": rng.randint(1, 3),
+        "cooking_fuel": "firewood",
+        "water_treatment": "chlorine",
+        "water_containers": rng.randint(1, 4),
+        "soap_available": "yes",
+        "bednets": rng.randint(0, 3),
+        "missing_members": "no",
         "contact_phone": f"8{rng.randint(2, 7)}{rng.randint(0, 9_999_999):07d}",
     }
+
+
+def _posto(rng: random.Random, district: str, name: str, other: str) -> dict[str, str]:
+    """A post of the district from the postos file, or "not listed" with a written name."""
+    postos = postos_of(district)
+    if not postos:
+        return {name: NOT_LISTED, other: "Sede"}
+    return {name: rng.choice(postos).name}
 
 
 def _member(
@@ -152,6 +181,7 @@ def _member(
     if 6 <= age <= 17:
         member["school_attending"] = rng.choice(["yes", "no"])
     if age >= 5:
+        member["wg_respondent"] = "self" if age >= 18 else "proxy"
         for domain in ("seeing", "hearing", "walking", "remembering", "selfcare", "communicating"):
             member[f"wg_{domain}"] = rng.choices(
                 ["no_difficulty", "some", "a_lot"], weights=[85, 12, 3]
@@ -159,10 +189,13 @@ def _member(
     return member
 
 
-def sample_site_check(seed: int = 0, *, latrines: int = 20, individuals: int = 480) -> dict:
+def sample_site_check(
+    seed: int = 0, *, latrines: int = 20, individuals: int = 480, site_id: str | None = None
+) -> dict:
     """A transit-site check whose Sphere indicators depend on `latrines` and `individuals`."""
     rng = random.Random(seed)
-    site = default_gazetteer().sites[sorted(default_gazetteer().sites)[seed % 8]]
+    sites = default_gazetteer().sites
+    site = sites[site_id or sorted(sites)[seed % 8]]
     households = max(1, individuals // 5)
     bands = _split(rng, individuals, 8)
     return {
@@ -170,7 +203,7 @@ def sample_site_check(seed: int = 0, *, latrines: int = 20, individuals: int = 4
         "assessment_round": 3,
         "key_informant_type": "site_manager",
         "district": site.district_pcode,
-        "posto_administrativo": "Sede",
+        **_posto(rng, site.district_pcode, "posto_administrativo", "posto_other"),
         "site_id": site.site_id,
         "site_type": site.site_type,
         "date_opened": "2026-10-02",
@@ -225,9 +258,14 @@ def sample_site_check(seed: int = 0, *, latrines: int = 20, individuals: int = 4
         "covered_area_m2": individuals * 3.0,
         "water_sources": ["piped_tap"],
         "taps_functional": 3,
+        "water_litres_known": "yes",
         "water_litres_per_day": individuals * 14.0,
+        "water_distance_known": "yes",
         "water_distance_m": 150,
+        "water_queue_known": "yes",
         "water_queue_min": 20,
+        "water_treatment_site": "household_chlorine",
+        "containers_adequate": "partial",
         "latrines_functional": latrines,
         "latrines_female": latrines * 3 // 4,
         "latrines_male": latrines - latrines * 3 // 4,
@@ -237,6 +275,8 @@ def sample_site_check(seed: int = 0, *, latrines: int = 20, individuals: int = 4
         "latrine_distance_m": 40,
         "showers_functional": 6,
         "handwashing_stations": 5,
+        "soap_available_site": "partial",
+        "mhm_items": "no",
         "solid_waste": "pit_burning",
         "drainage": "partial",
         "open_defecation": "no",
@@ -244,6 +284,9 @@ def sample_site_check(seed: int = 0, *, latrines: int = 20, individuals: int = 4
         "health_facility": "nearby",
         "health_facility_km": 2.5,
         "awd_cases_7d": 0,
+        "bednets_distributed": "yes",
+        "measles_vaccination": "dont_know",
+        "muac_screening": "no",
         "school_attendance": "about_half",
         "school_used_as_shelter": "yes",
         "lighting": "partial",
@@ -251,6 +294,10 @@ def sample_site_check(seed: int = 0, *, latrines: int = 20, individuals: int = 4
         "referral_pathway": "yes",
         "psea_focal_point": "yes",
         "feedback_mechanism": "dont_know",
+        "child_friendly_space": "no",
+        "women_safe_space": "no",
+        "community_concerns": ["none"],
+        "linha_verde_known": "some",
         "protection_referral_made": "no",
         "languages_spoken": ["portuguese", "chuabo"],
         "preferred_channel": "community_radio",
@@ -285,6 +332,7 @@ def sample_diaspora_interview(seed: int = 0) -> dict:
         "residence_city": "Johannesburg",
         "residence_area": "urban",
         "first_departure_year": 2009,
+        "migration_reasons": ["work"],
         "years_abroad": 17,
         "visit_frequency": "once_a_year",
         "sex": rng.choice(["F", "M"]),
@@ -292,12 +340,14 @@ def sample_diaspora_interview(seed: int = 0) -> dict:
         "marital_status": "married",
         "dependants_mz": rng.randint(0, 6),
         "legal_status": "prefer_not_to_say",
+        "consular_documents": ["passport"],
         "education_level": "secondary_2",
         "languages": ["portuguese", "english", "zulu"],
         "skills": ["construction", "driving"],
         "work_status": "self_employed",
         "occupation_isco": "7",
         "sector_isic": "F",
+        "recruitment_channel": "family_friends",
         "owns_business": "yes",
         "business_location": "both",
         "sends_money": "yes",
@@ -306,9 +356,16 @@ def sample_diaspora_interview(seed: int = 0) -> dict:
         "remit_amount_band": "zar_1000_1999",
         "remit_channels": ["mpesa", "informal_driver"],
         "remit_uses": ["daily_needs", "education"],
+        "remit_recipients": ["parents", "children"],
+        "remit_province": "MZ11",
+        "remit_district": "MZ1114",
         "sends_goods": "yes",
         "goods_types": ["food", "building_materials"],
         "interest_invest": "maybe",
+        "invested_mz": "yes",
+        "invested_sectors": ["agriculture"],
+        "trades_mz": "no",
+        "donated_mz": "yes",
         "invest_sectors": ["agriculture", "commerce"],
         "return_intention": "circular",
         "engagement_interests": ["skills_transfer", "trade"],

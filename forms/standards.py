@@ -14,6 +14,22 @@ indicator names the form and the field (a question or calculate) that holds its 
 value <= amber, otherwise red. "min" means higher is better: green when value >= green,
 amber when value >= amber, otherwise red. Ratings are warnings shown with their threshold
 and source, never errors that block a record.
+
+Optional keys, for the cases a plain ratio gets wrong:
+
+- `facility_field` and `population_field` (with a `zero_message` in en and pt): a ratio
+  such as people per latrine is empty when there are no latrines, yet zero functioning
+  latrines for 480 people is the worst case, not "no value". When the facility count is 0
+  and the population above 0 the indicator is red with its own message (reason "zero").
+- `not_rated_when` ({"school_used_as_shelter": "yes"}): the standard does not apply to the
+  record (Sphere's 45 m² per person of site area is for planned sites, not a school used
+  as a collective centre); the indicator is left out (reason "not_applicable").
+- `mixed_with` (other facility fields): people per tap divides everyone by the taps, which
+  overstates the load when the site also has hand pumps or wells. When any of these other
+  facilities is above 0 the per-type ratio is left out (reason "mixed") and
+- `capacity_of` (indicator ids) rates instead the load on all water points together:
+  people ÷ (taps × the tap standard + pumps × the pump standard + ...) in percent, with the
+  per-type standards of the same file, so the post-emergency file gives the stricter load.
 """
 
 from __future__ import annotations
@@ -35,6 +51,8 @@ __all__ = [
     "rate",
 ]
 
+Reason = Literal["zero", "not_applicable", "mixed"]
+
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_THRESHOLDS_PATH = DATA_DIR / "sphere_thresholds.json"
 POST_EMERGENCY_THRESHOLDS_PATH = DATA_DIR / "sphere_thresholds_post_emergency.json"
@@ -54,6 +72,12 @@ class Indicator:
     amber: float
     unit: str
     source: str
+    facility_field: str | None = None
+    population_field: str | None = None
+    zero_message: dict[str, str] = field(default_factory=dict, compare=False)
+    not_rated_when: dict[str, str] = field(default_factory=dict, compare=False)
+    mixed_with: tuple[str, ...] = ()
+    capacity_of: tuple[str, ...] = ()
 
     def text(self, language: str = "en") -> str:
         """The label in `language` ("pt" or "en"), falling back to English."""
@@ -97,13 +121,26 @@ class Rating:
     indicator: Indicator
     value: float | None
     colour: Colour | None
+    reason: Reason | None = None  # why there is no plain value (see the module docstring)
+    population: float | None = None  # with reason "zero": the people left without
 
     def threshold_text(self, language: str = "en") -> str:
         """What the value is measured against, with its source, for display next to it."""
         return f"{self.indicator.threshold_text(language)}: {self.indicator.source}"
 
+    def text(self, language: str = "en") -> str:
+        """What is rated: the indicator's label, or for reason "zero" its own message
+        ("No functioning latrine for 480 people")."""
+        if self.reason != "zero":
+            return self.indicator.text(language)
+        text = self.indicator.zero_message
+        said = text.get(language) or text.get("en") or self.indicator.text(language)
+        return said.format(population=_number(self.population or 0))
+
     def message(self, language: str = "en") -> str:
         """One line for a warning list, e.g. "People per functional latrine: 64 (red; ...)"."""
+        if self.reason == "zero":
+            return f"{self.text(language)} ({self.colour}; {self.threshold_text(language)})"
         shown = "—" if self.value is None else _number(self.value)
         colour = self.colour or ("sem valor" if language == "pt" else "no value")
         return (
@@ -153,14 +190,62 @@ def rate(indicator: Indicator, value: float | str | None) -> Colour | None:
 def assess(
     thresholds: Thresholds, form_id: str, record: Mapping[str, Any], *, skip_missing: bool = True
 ) -> list[Rating]:
-    """Rate every indicator of `form_id` whose field is in the record."""
+    """Rate every indicator of `form_id` whose field is in the record.
+
+    With `skip_missing` (the default) an indicator without a value is left out; otherwise
+    it is listed with no colour (and its reason when it does not apply to the record).
+    """
     ratings = []
     for indicator in thresholds.for_form(form_id):
-        value = _as_number(record.get(indicator.field))
-        if value is None and skip_missing:
+        rating = _assess_one(thresholds, indicator, record)
+        if rating.colour is None and skip_missing:
             continue
-        ratings.append(Rating(indicator, value, rate(indicator, value)))
+        ratings.append(rating)
     return ratings
+
+
+def _assess_one(thresholds: Thresholds, indicator: Indicator, record: Mapping[str, Any]) -> Rating:
+    def number(name: str | None) -> float | None:
+        return _as_number(record.get(name)) if name else None
+
+    if any(str(record.get(k, "")) == v for k, v in indicator.not_rated_when.items()):
+        return Rating(indicator, None, None, "not_applicable")
+    others_in_use = any((number(other) or 0) > 0 for other in indicator.mixed_with)
+    if others_in_use and (number(indicator.facility_field) or 0) > 0:
+        return Rating(indicator, None, None, "mixed")
+    if indicator.capacity_of:
+        value = _capacity_load(thresholds, indicator, record)
+    else:
+        value = number(indicator.field)
+    population = number(indicator.population_field)
+    if (
+        value is None
+        and number(indicator.facility_field) == 0
+        and population is not None
+        and population > 0
+    ):
+        return Rating(indicator, None, "red", "zero", population)
+    return Rating(indicator, value, rate(indicator, value))
+
+
+def _capacity_load(
+    thresholds: Thresholds, indicator: Indicator, record: Mapping[str, Any]
+) -> float | None:
+    """People as a percentage of what the site's water points serve at their standards;
+    None unless at least two kinds of water point are in use (one kind is its own ratio)."""
+    population = _as_number(record.get(indicator.population_field or ""))
+    if population is None or population <= 0:
+        return None
+    capacity, kinds = 0.0, 0
+    for part_id in indicator.capacity_of:
+        part = thresholds.indicator(part_id)
+        count = _as_number(record.get(part.facility_field or "")) or 0
+        if count > 0:
+            capacity += count * part.green
+            kinds += 1
+    if kinds < 2:
+        return None
+    return round(100 * population / capacity, 1)
 
 
 _REQUIRED_TOP = ("standard", "edition", "phase", "indicators")
@@ -212,6 +297,7 @@ def _parse_indicator(path: Path, index: int, raw: Any) -> Indicator:
     source = raw.get("source", "")
     if not isinstance(source, str):
         raise ValueError(f"{where}: 'source' must be text")
+    extra = _parse_optional(where, raw)
     return Indicator(
         id=raw["id"],
         form_id=raw["form_id"],
@@ -222,7 +308,42 @@ def _parse_indicator(path: Path, index: int, raw: Any) -> Indicator:
         amber=amber,
         unit=raw["unit"],
         source=source,
+        **extra,
     )
+
+
+def _parse_optional(where: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """The optional keys described in the module docstring, checked."""
+    extra: dict[str, Any] = {}
+    for key in ("facility_field", "population_field"):
+        if key in raw:
+            if not isinstance(raw[key], str) or not raw[key].strip():
+                raise ValueError(f"{where}: {key!r} must name a field")
+            extra[key] = raw[key]
+    for key in ("zero_message", "not_rated_when"):
+        if key in raw:
+            value = raw[key]
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise ValueError(f"{where}: {key!r} must map text to text")
+            extra[key] = dict(value)
+    for key in ("mixed_with", "capacity_of"):
+        if key in raw:
+            value = raw[key]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"{where}: {key!r} must be a list of names")
+            extra[key] = tuple(value)
+    if "facility_field" in extra and "population_field" in extra:
+        message = extra.get("zero_message", {})
+        if not (message.get("en") and message.get("pt")):
+            raise ValueError(
+                f"{where}: a 'facility_field' needs a 'zero_message' in en and pt, said when "
+                "there are none of the facilities for the people present"
+            )
+    if extra.get("capacity_of") and "population_field" not in extra:
+        raise ValueError(f"{where}: 'capacity_of' needs a 'population_field'")
+    return extra
 
 
 def load_thresholds(path: str | Path | None = None) -> Thresholds:
@@ -252,6 +373,14 @@ def load_thresholds(path: str | Path | None = None) -> Thresholds:
         if indicator.id in seen:
             raise ValueError(f"{path}: indicator {indicator.id!r} appears more than once")
         seen.add(indicator.id)
+    for indicator in indicators:
+        for part_id in indicator.capacity_of:
+            part = next((i for i in indicators if i.id == part_id), None)
+            if part is None or not part.facility_field or part.direction != "max":
+                raise ValueError(
+                    f"{path}: indicator {indicator.id!r}: 'capacity_of' names {part_id!r}, "
+                    "which must be a people-per-facility indicator of the file"
+                )
     return Thresholds(
         standard=str(data["standard"]),
         edition=str(data["edition"]),

@@ -180,7 +180,7 @@ def test_district_and_site_choices_are_the_enrolled_scope_searchable_in_big_rows
     session, screen = app.session, app.form_screen
     consent = ("consent_informed", "consent_given", "consent_recontact", "consent_share")
     answer_step(session, {**dict.fromkeys(consent, "yes"), "consent_by": "self"})
-    answer_step(session, {"origin_province": "MZ11"})
+    answer_step(session, {"origin_country": "MOZ", "origin_province": "MZ11"})
     step = next(
         i
         for i, s in enumerate(session.steps)
@@ -212,6 +212,7 @@ def test_a_long_list_is_a_search_box_not_a_spinner(app):
     session, screen = app.session, app.form_screen
     consent = ("consent_informed", "consent_given", "consent_recontact", "consent_share")
     answer_step(session, {**dict.fromkeys(consent, "yes"), "consent_by": "self"})
+    session.set_answer(Slot(session.form.question("origin_country"), ()), "MOZ")
     session.set_answer(Slot(session.form.question("origin_province"), ()), "MZ11")
     step = next(
         i

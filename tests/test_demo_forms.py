@@ -44,6 +44,10 @@ def test_household_flags_are_computed(forms):
         if member["relationship"] == "spouse":
             member.update(dob_known="no", age_reported=17, school_attending="no")
             member.pop("dob", None)
+    # A child-headed household is offered a protection referral before it can be saved.
+    result = validate_record(forms["household_registration"], record, now=NOW, language="en")
+    assert {e.path for e in result.errors} == {"referral_offered"}
+    record.update(referral_offered="no")
     result = validate_record(forms["household_registration"], record, now=NOW, language="en")
     assert result.ok, result.errors
     assert result.record["female_headed"] == 1
@@ -157,3 +161,55 @@ def test_diaspora_interview_with_optional_legal_status(forms):
     assert refused.ok
     assert form.choice("country", "ZAF") is not None
     assert form.text(form.choice("country", "ZAF").label, "pt") == "África do Sul"
+
+
+def test_site_check_with_no_latrine_is_red_not_unrated(forms):
+    record = sample_site_check(1, latrines=0, individuals=480)
+    result = validate_record(forms["site_check"], record, now=NOW, language="pt")
+    assert result.ok, result.errors
+    assert result.record.get("people_per_latrine") in ("", None)  # nothing to divide by
+    assert result.is_relevant("zero_latrines_note")
+    red = {w.path: w.message for w in result.warnings if w.code == "standard-red"}
+    assert red["people_per_latrine"].startswith("Nenhuma latrina funcional para 480 pessoas")
+
+
+def test_site_check_latrines_none_marked_for_women_or_men_is_red(forms):
+    record = sample_site_check(1, latrines=10, individuals=480)
+    record.update(latrines_female=0, latrines_male=0)
+    result = validate_record(forms["site_check"], record, now=NOW, language="en")
+    assert result.is_relevant("no_segregated_note")
+    red = {w.path: w.message for w in result.warnings if w.code == "standard-red"}
+    assert "No sex-segregated latrines" in red["female_male_latrine_ratio"]
+
+
+def test_site_check_school_used_as_shelter_is_not_rated_on_site_area(forms):
+    record = sample_site_check(1, individuals=480)  # 30,000 m² for 480: 62.5 m² each
+    record.update(site_area_m2=2_000, school_used_as_shelter="no")
+    planned = validate_record(forms["site_check"], record, now=NOW)
+    assert {r.indicator.id: r.colour for r in planned.ratings}["site_m2_per_person"] == "red"
+    record["school_used_as_shelter"] = "yes"
+    school = validate_record(forms["site_check"], record, now=NOW)
+    assert school.ok, school.errors
+    assert "site_m2_per_person" not in {r.indicator.id for r in school.ratings}
+
+
+def test_site_check_mixed_water_sources_are_rated_together(forms):
+    record = sample_site_check(1, individuals=480)
+    record.update(water_sources=["piped_tap", "handpump"], taps_functional=1,
+                  handpumps_functional=1)  # fmt: skip
+    result = validate_record(forms["site_check"], record, now=NOW)
+    assert result.ok, result.errors
+    rated = {r.indicator.id: r for r in result.ratings}
+    assert "people_per_tap" not in rated  # 480 per tap would blame the tap for everyone
+    assert rated["water_point_load_pct"].value == 64.0  # 480 / (250 + 500)
+
+
+def test_site_check_water_unknowns_are_not_guessed(forms):
+    record = sample_site_check(1)
+    record.update(water_litres_known="no", water_queue_known="no")
+    for name in ("water_litres_per_day", "water_queue_min"):
+        record.pop(name)
+    result = validate_record(forms["site_check"], record, now=NOW)
+    assert result.ok, result.errors
+    rated = {r.indicator.id for r in result.ratings}
+    assert not rated & {"litres_per_person_day", "water_queue_min"}

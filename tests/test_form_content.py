@@ -96,10 +96,17 @@ FUNCTIONS = {
     "true",
     "false",
     "join",
+    "pulldata",
 }
 KEYWORDS = {"and", "or", "div", "mod"}
 TRANSLATED_KEYS = ("label", "hint")
 TRANSLATED_BIND_KEYS = ("jr:constraintMsg", "jr:requiredMsg")
+
+
+def file_columns(itemset: str) -> set[str]:
+    """The columns of a choice list attached to the forms (select_one_from_file)."""
+    with open(FORMS_DIR / itemset, encoding="utf-8", newline="") as f:
+        return set(next(csv.reader(f)))
 
 
 @cache
@@ -172,13 +179,12 @@ def test_settings(form_id):
 def test_only_supported_types(form_id):
     for node, _ in walk(parsed(form_id)):
         assert node["type"] in SUPPORTED_TYPES, f"{form_id}.{node['name']}: {node['type']}"
-        # Choices come from the form's own choices sheet, or from a file shipped beside it
-        # (sites.csv, the server-owned site list).
+        itemset = node.get("itemset")
         assert (
-            "itemset" not in node
-            or node["itemset"] in parsed(form_id)["choices"]
-            or (FORMS_DIR / node["itemset"]).is_file()
-        ), f"{form_id}.{node['name']}: choices from {node['itemset']}, which is not shipped"
+            itemset is None
+            or itemset in parsed(form_id)["choices"]
+            or (itemset.endswith(".csv") and (FORMS_DIR / itemset).is_file())
+        ), f"{form_id}.{node['name']}: choices from the choices sheet or a file beside the form"
 
 
 @pytest.mark.parametrize("form_id", FORM_IDS)
@@ -232,11 +238,12 @@ def test_expressions_use_the_supported_subset(form_id):
             for ref in references(expression):
                 assert ref in names, f"{where}: ${{{ref}}} is not a field of the form"
             if column == "choice_filter":
-                if node["itemset"] in form["choices"]:
-                    rows = form["choices"][node["itemset"]]
-                else:  # a file shipped beside the form (sites.csv): its header
-                    rows = csv.DictReader((FORMS_DIR / node["itemset"]).open(encoding="utf-8"))
-                columns = {"name"} | {key for choice in rows for key in choice}
+                if node["itemset"].endswith(".csv"):
+                    columns = file_columns(node["itemset"])
+                else:
+                    columns = {"name"} | {
+                        key for choice in form["choices"][node["itemset"]] for key in choice
+                    }
                 for word in re.findall(r"(?<![\w{$-])([A-Za-z_]\w*)\b(?!\s*\()", bare):
                     if word in KEYWORDS or word in ("true", "false"):
                         continue
@@ -467,3 +474,165 @@ def test_diaspora_amount_bands_follow_the_currency():
     bands = {c["currency"] for c in form["choices"]["amount_band"]}
     assert currencies <= bands
     assert "${remit_currency}" in nodes("diaspora_mapping")["remit_amount_band"]["choice_filter"]
+
+
+# ---- issue #11: the content a Zambezia deployment needs ------------------------------------
+
+
+def choice_names(form_id: str, list_name: str) -> list[str]:
+    return [c["name"] for c in parsed(form_id)["choices"][list_name]]
+
+
+def test_household_record_titles_carry_no_personal_data():
+    by_name = nodes("household_registration")
+    for ref in references(parsed("household_registration")["instance_name"]):
+        assert by_name[ref]["sensitivity"] == "public", ref
+
+
+@pytest.mark.parametrize(
+    ("field", "sensitivity"),
+    [
+        # Quasi-identifiers: with sex and age they single a person or household out.
+        ("displacement_date", "personal"),
+        ("arrival_date_site", "personal"),
+        ("relationship", "personal"),
+        ("present", "personal"),
+        ("school_attending", "personal"),
+        ("documents_held", "sensitive"),
+        # What analysis needs instead.
+        ("displacement_month", "public"),
+        ("age_band", "public"),
+        ("origin_posto", "public"),
+    ],
+)
+def test_household_quasi_identifiers_are_tagged(field, sensitivity):
+    assert nodes("household_registration")[field]["sensitivity"] == sensitivity
+
+
+def test_small_protection_counts_carry_a_tag_that_suppresses_them():
+    """Shareable exports write a count tagged #affected below 5 as '<5'."""
+    for form_id, fields in (
+        ("household_registration", ("n_uasc_reported", "n_unaccompanied_derived",
+                                    "n_disability", "child_headed", "n_missing")),
+        ("site_check", ("n_uasc", "n_child_headed_hh", "n_disability")),
+    ):  # fmt: skip
+        for name in fields:
+            assert nodes(form_id)[name]["hxl"].startswith("#affected"), (form_id, name)
+
+
+def test_gbv_and_trafficking_are_never_asked_of_a_household():
+    words = ("violên", "violen", "tráfico", "traffick", "abuso", "abuse", "sexual")
+    for node, _ in walk(parsed("household_registration")):
+        text = " ".join(str(v) for v in (node.get("label") or {}).values()).lower()
+        assert not any(word in text for word in words), node["name"]
+    # The site check asks about the community's perception only, never about people.
+    concerns = nodes("site_check")["community_concerns"]
+    assert concerns["sensitivity"] == "public"
+    assert "nunca sobre pessoas" in concerns["hint"]["Português (pt)"]
+    assert {"children_leaving_work", "child_marriage", "offers_jobs_transport"} <= set(
+        choice_names("site_check", "concern")
+    )
+
+
+def test_household_protection_referral_asks_no_narrative():
+    by_name = nodes("household_registration")
+    assert by_name["protection_referral"]["bind"]["relevant"] == "${protection_trigger} = 1"
+    trigger = by_name["protection_trigger"]["bind"]["calculate"]
+    for cause in ("${child_headed}", "${no_adult}", "${n_uasc_reported}", "${missing_members}"):
+        assert cause in trigger
+    for name in ("referral_offered", "referral_agreed", "referral_services", "referral_made"):
+        assert by_name[name]["type"] in ("select one", "select all that apply"), name
+        assert by_name[name]["sensitivity"] == "sensitive", name
+    assert by_name["no_adult"]["bind"]["calculate"] == (
+        "if(${n_adults} = 0 and ${n_children} > 0, 1, 0)"
+    )
+
+
+def test_languages_of_zambezia_and_the_complaints_line():
+    for form_id in ("household_registration", "site_check"):
+        names = choice_names(form_id, "language")
+        assert {"chuabo", "lomwe", "makhuwa", "elolo", "sena", "cinyanja"} <= set(names)
+        labels = {c["name"]: c["label"]["Português (pt)"]
+                  for c in parsed(form_id)["choices"]["language"]}  # fmt: skip
+        assert labels["chuabo"].startswith("Echuwabo")
+    by_name = nodes("household_registration")
+    for name in ("interview_language", "interpreter_used", "hh_language"):
+        assert by_name[name]["sensitivity"] == "public"
+    script = by_name["consent_script"]["label"]
+    assert "Linha Verde 1458" in script["Português (pt)"]
+    assert "Linha Verde 1458" in script["English (en)"]
+    assert "Linha Verde 1458" in nodes("site_check")["linha_verde_known"]["label"]["English (en)"]
+
+
+def test_origin_can_be_outside_mozambique_malawi_first():
+    names = choice_names("household_registration", "country")
+    assert names[:2] == ["MOZ", "MWI"]
+    assert set(names) == {country.alpha_3 for country in pycountry.countries}
+    by_name = nodes("household_registration")
+    assert by_name["origin_province"]["bind"]["relevant"] == "${origin_country} = 'MOZ'"
+    assert "${origin_country} != 'MOZ'" in by_name["origin_place_abroad"]["bind"]["relevant"]
+
+
+@pytest.mark.parametrize(
+    ("form_id", "question", "district"),
+    [("household_registration", "origin_posto", "origin_district"),
+     ("site_check", "posto_administrativo", "district")],
+)  # fmt: skip
+def test_administrative_posts_come_from_the_replaceable_file(form_id, question, district):
+    node = nodes(form_id)[question]
+    assert node["itemset"] == "zambezia_postos.csv"
+    assert node["choice_filter"] == f"district = ${{{district}}} or district = 'any'"
+    with open(FORMS_DIR / "zambezia_postos.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    districts = {c["name"] for c in parsed(form_id)["choices"]["district"]}
+    assert {r["district"] for r in rows} <= districts | {"any"}
+    assert {r["scheme"] for r in rows} == {"COD-AB 2019"}
+    for row in rows:
+        # Never an invented P-code: empty, or a posto code of its own district with a source.
+        assert row["pcode"] == "" or (
+            re.fullmatch(r"MZ\d{6}", row["pcode"]) and row["pcode"].startswith(row["district"])
+        ), row
+        assert row["source"], row
+
+
+def test_every_changed_form_has_the_new_version():
+    for form_id in FORM_IDS:
+        assert parsed(form_id)["version"] >= "2026120101", form_id
+
+
+def test_site_check_water_unknowns_and_quality():
+    by_name = nodes("site_check")
+    for known, number in (("water_litres_known", "water_litres_per_day"),
+                          ("water_distance_known", "water_distance_m"),
+                          ("water_queue_known", "water_queue_min")):  # fmt: skip
+        assert by_name[number]["bind"]["relevant"] == f"${{{known}}} = 'yes'"
+    assert "0.2" in by_name["frc_mg_l"]["soft_constraint"]
+    for name in ("mhm_items", "soap_available_site", "bednets_distributed",
+                 "measles_vaccination", "muac_screening", "child_friendly_space",
+                 "women_safe_space"):  # fmt: skip
+        assert by_name[name]["sensitivity"] == "public", name
+    assert "school_used_as_shelter" in by_name["site_m2_per_person"]["bind"]["calculate"]
+
+
+def test_documents_include_the_bi_receipt_and_a_declaration():
+    for list_name in ("documents", "id_doc"):
+        assert {"talao_bi", "declaracao"} <= set(choice_names("household_registration", list_name))
+
+
+def test_washington_group_has_its_preamble_and_who_answered():
+    by_name = nodes("household_registration")
+    assert "PROBLEMA DE SAÚDE" in by_name["wg_intro"]["label"]["Português (pt)"]
+    assert choice_names("household_registration", "respondent") == ["self", "proxy"]
+    labels = {c["name"]: c["label"]["English (en)"]
+              for c in parsed("household_registration")["choices"]["vulnerability"]}  # fmt: skip
+    assert "no responsible adult" in labels["unaccompanied_child"]
+    assert "not necessarily from other relatives" in labels["separated_child"]
+
+
+def test_diaspora_engagement_beyond_intentions():
+    by_name = nodes("diaspora_mapping")
+    for name in ("remit_recipients", "remit_province", "remit_district", "invested_mz",
+                 "trades_mz", "donated_mz", "migration_reasons", "recruitment_channel"):  # fmt: skip
+        assert by_name[name]["sensitivity"] == "public", name
+    assert by_name["consular_documents"]["sensitivity"] == "sensitive"
+    assert by_name["remit_district"]["choice_filter"] == "province = ${remit_province}"

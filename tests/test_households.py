@@ -58,7 +58,8 @@ def test_registering_the_same_family_twice_warns_before_saving(tablet):
     assert not outcome.finalized
     assert len(outcome.duplicates) == 1
     match = outcome.duplicates[0]
-    assert match.title == f"{first['hh_head_given_name']} {first['hh_head_family_name']}"
+    # Record titles carry the site and date, never the head's name (data minimisation).
+    assert match.title == f"{first['site_id']} {first['registration_date']}"
     assert match.reason == "same phone, same members' ages, same name"  # English UI here
     assert store.record_counts("household_registration")["finalized"] == 7
 
@@ -80,7 +81,7 @@ def test_the_spouse_registering_the_family_again_is_warned_about(tablet):
     outcome = register(store, form, spouse)
     assert not outcome.finalized
     assert [m.title for m in outcome.duplicates] == [
-        f"{first['hh_head_given_name']} {first['hh_head_family_name']}"
+        f"{first['site_id']} {first['registration_date']}"
     ]
 
 

@@ -165,3 +165,128 @@ def test_bad_thresholds_name_file_and_indicator(tmp_path, change, message):
     with pytest.raises(ValueError, match=r"camp_thresholds\.json") as error:
         load_thresholds(write(tmp_path, data))
     assert message in str(error.value)
+
+
+# ---- the cases a plain ratio gets wrong (issue #11) ------------------------------------------
+
+
+EMERGENCY = load_thresholds(DEFAULT_THRESHOLDS_PATH)
+POST = load_thresholds(POST_EMERGENCY_THRESHOLDS_PATH)
+
+
+def ratings_of(record, thresholds=EMERGENCY, skip_missing=True):
+    return {r.indicator.id: r for r in assess(thresholds, "site_check", record,
+                                             skip_missing=skip_missing)}  # fmt: skip
+
+
+def test_zero_latrines_with_people_present_is_red_with_its_own_message():
+    # The form's ratio is '' when there is no latrine to divide by.
+    record = {"individuals": 480, "latrines_functional": 0, "people_per_latrine": ""}
+    rating = ratings_of(record)["people_per_latrine"]
+    assert (rating.colour, rating.reason, rating.value) == ("red", "zero", None)
+    assert rating.message("pt").startswith("Nenhuma latrina funcional para 480 pessoas (red")
+    assert rating.message("en").startswith("No functioning latrine for 480 people")
+    assert rating.text("pt") == "Nenhuma latrina funcional para 480 pessoas"
+    # No people, no latrines: nothing to rate.
+    assert "people_per_latrine" not in ratings_of({**record, "individuals": 0})
+
+
+def test_zero_taps_is_red_only_when_taps_are_a_source():
+    record = {"individuals": 300, "taps_functional": 0, "people_per_tap": ""}
+    rating = ratings_of(record)["people_per_tap"]
+    assert (rating.colour, rating.reason) == ("red", "zero")
+    assert "none works, for 300 people" in rating.message()
+    # Taps not asked (no piped water at the site): not rated at all.
+    assert "people_per_tap" not in ratings_of({"individuals": 300, "people_per_tap": ""})
+
+
+def test_no_sex_segregated_latrines_is_red():
+    record = {"latrines_functional": 12, "latrines_segregated": 0,
+              "female_male_latrine_ratio": ""}  # fmt: skip
+    rating = ratings_of(record)["female_male_latrine_ratio"]
+    assert (rating.colour, rating.reason) == ("red", "zero")
+    assert "No sex-segregated latrines" in rating.message()
+    assert "Nenhuma latrina separada por sexo" in rating.message("pt")
+    segregated = {"latrines_functional": 12, "latrines_segregated": 8,
+                  "female_male_latrine_ratio": 3}  # fmt: skip
+    assert ratings_of(segregated)["female_male_latrine_ratio"].colour == "green"
+
+
+def test_people_per_shower_and_zero_showers():
+    assert ratings_of({"people_per_shower": 40})["people_per_shower"].colour == "green"
+    assert ratings_of({"people_per_shower": 80})["people_per_shower"].colour == "amber"
+    assert ratings_of({"people_per_shower": 40}, POST)["people_per_shower"].colour == "amber"
+    zero = ratings_of({"individuals": 90, "showers_functional": 0})["people_per_shower"]
+    assert (zero.colour, zero.reason) == ("red", "zero")
+
+
+def test_mixed_water_sources_rate_the_load_on_all_water_points():
+    # 1,000 people, 2 taps and 2 hand pumps: "500 per tap" and "500 per pump" would both
+    # charge everyone to one kind of point. Together they serve 2×250 + 2×500 = 1,500.
+    record = {"individuals": 1000, "taps_functional": 2, "handpumps_functional": 2,
+              "people_per_tap": 500, "people_per_handpump": 500}  # fmt: skip
+    rated = ratings_of(record)
+    assert "people_per_tap" not in rated and "people_per_handpump" not in rated
+    load = rated["water_point_load_pct"]
+    assert load.value == pytest.approx(66.7) and load.colour == "green"
+    every = ratings_of(record, skip_missing=False)
+    assert every["people_per_tap"].reason == every["people_per_handpump"].reason == "mixed"
+    # Post-emergency standards (100 per tap, 250 per pump) give 1000 / 700 = 143%: amber.
+    assert ratings_of(record, POST)["water_point_load_pct"].value == pytest.approx(142.9)
+    assert ratings_of(record, POST)["water_point_load_pct"].colour == "amber"
+    # One kind of water point: its own ratio, no load.
+    alone = ratings_of({"individuals": 1000, "taps_functional": 2, "people_per_tap": 500})
+    assert alone["people_per_tap"].colour == "amber" and "water_point_load_pct" not in alone
+
+
+def test_a_school_used_as_shelter_is_not_rated_on_site_area():
+    record = {"site_m2_per_person": 8, "school_used_as_shelter": "yes",
+              "covered_m2_per_person": 2}  # fmt: skip
+    rated = ratings_of(record)
+    assert "site_m2_per_person" not in rated
+    assert rated["covered_m2_per_person"].colour == "red"  # still rated on covered space
+    assert ratings_of(record, skip_missing=False)["site_m2_per_person"].reason == ("not_applicable")
+    planned = ratings_of({**record, "school_used_as_shelter": "no"})
+    assert planned["site_m2_per_person"].colour == "red"
+
+
+def test_post_emergency_water_and_hand_pumps_follow_unhcr():
+    water, pump = POST.indicator("litres_per_person_day"), POST.indicator("people_per_handpump")
+    assert (water.green, pump.green) == (20, 250)
+    assert "UNHCR" in water.source and "UNHCR" in pump.source
+    assert rate(water, 17) == "amber" and rate(pump, 300) == "amber"
+
+
+@pytest.mark.parametrize("thresholds", [EMERGENCY, POST], ids=["emergency", "post"])
+def test_every_threshold_is_traced_to_its_source(thresholds):
+    """Each number names the standard it comes from; a band that is a project choice says so."""
+    standards = ("Sphere", "UNHCR", "WASH guidance", "Computed")
+    for item in thresholds.indicators:
+        assert any(word in item.source for word in standards), item.id
+        if item.facility_field:
+            assert item.zero_message["en"] and item.zero_message["pt"], item.id
+            assert "{population}" in item.zero_message["en"], item.id
+    assert EMERGENCY.indicator("people_per_shower").source.startswith("UNHCR WASH Standards")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda i: i.update(facility_field=""), "'facility_field' must name a field"),
+        (lambda i: i.pop("zero_message"), "needs a 'zero_message' in en and pt"),
+        (lambda i: i.update(mixed_with="wells"), "'mixed_with' must be a list"),
+    ],
+)
+def test_bad_optional_keys_name_the_indicator(tmp_path, change, message):
+    data = bundled()
+    change(data["indicators"][0])
+    with pytest.raises(ValueError, match="'people_per_latrine'") as error:
+        load_thresholds(write(tmp_path, data))
+    assert message in str(error.value)
+
+
+def test_capacity_must_name_people_per_facility_indicators(tmp_path):
+    data = bundled()
+    data["indicators"][-1]["capacity_of"] = ["litres_per_person_day"]
+    with pytest.raises(ValueError, match="'water_point_load_pct': 'capacity_of' names"):
+        load_thresholds(write(tmp_path, data))

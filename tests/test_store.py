@@ -506,6 +506,17 @@ def test_records_search_titles_ignoring_case_and_accents(store, listed, search, 
     assert [row.title for row in store.records(FORM, search=search)] == expected
 
 
+def test_records_are_found_by_their_search_text_not_only_the_title(store):
+    """Titles carry no names (the site and date); the search text adds the head's name."""
+    record_id = store.create_draft(FORM, "2024061201")
+    store.save_answers(record_id, {"hh_head_name": "Ana"}, title="MOZ-ZAM-0001 2026-11-20",
+                       search="MOZ-ZAM-0001 2026-11-20 Ana Sitoe")  # fmt: skip
+    assert [r.title for r in store.records(FORM, search="sitoe")] == ["MOZ-ZAM-0001 2026-11-20"]
+    other, _ = finalized(store, title="MOZ-ZAM-0002 2026-11-21", search="Bento Joaquim")
+    assert [r.record_id for r in store.records(FORM, search="joaquim")] == [other]
+    assert store.records(FORM, search="MOZ-ZAM-0002") == []  # search replaces the title's
+
+
 def test_records_search_by_record_id_prefix(store, listed):
     record_id = listed["Bento Joaquim"]
     found = store.records(search=record_id[:8].upper())

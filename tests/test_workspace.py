@@ -579,6 +579,17 @@ def test_a_site_below_standard_comes_first_and_is_red_on_the_map(server: Server)
     assert ("red", "Centro de Acomodação Escola Primária de Namacurra-Sede") in dots
 
 
+def test_a_site_without_latrines_says_so_instead_of_showing_no_value(server: Server):
+    server.tablet("tab-5", district="MZ1114")
+    none = testing.site_check(3, site_id="MOZ-ZAM-0004", latrines=0, individuals=480)
+    none["district"] = "MZ1114"
+    result = server.push("tab-5", [testing.revision("tab-5", none, form_id="site_check")])
+    assert result["counts"]["accepted"] == 1, result
+    page = signed_in(server, "admin", auth.NATIONAL).get("/sites").text
+    section = page[page.index('id="MOZ-ZAM-0004"') :]
+    assert "Nenhuma latrina funcional para 480 pessoas" in section.split("</section>")[0]
+
+
 def test_diaspora_counts_by_country_and_never_shows_legal_status(server: Server):
     server.tablet("tab-1")
     revisions = [testing.revision("tab-1", testing.diaspora(i),

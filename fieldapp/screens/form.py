@@ -244,9 +244,11 @@ class FormScreen(Screen):
                 chip._background = Rectangle(pos=chip.pos, size=chip.size)
             chip.bind(pos=_follow, size=_follow)
             value = "—" if rating.value is None else format_number(round(rating.value, 2))
+            # With no facility at all the text says so ("No functioning latrine for 480
+            # people") instead of showing a value.
+            said = rating.text(language) if rating.reason else f"{rating.text(language)}: {value}"
             text = WrappedLabel(
-                text=f"{rating.indicator.text(language)}: {value}  "
-                f"({threshold_text(rating.indicator)})",
+                text=f"{said}  ({threshold_text(rating.indicator)})",
                 font_size=sp(17),
             )
             text.size_hint_y = 1

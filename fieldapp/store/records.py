@@ -58,12 +58,20 @@ class RecordsMixin:
         return record_id
 
     def save_answers(
-        self, record_id: str, answers: dict, position: Any = None, *, title: str | None = None
+        self,
+        record_id: str,
+        answers: dict,
+        position: Any = None,
+        *,
+        title: str | None = None,
+        search: str | None = None,
     ) -> None:
         """Replace the draft's answers (and ``position``, unless None), durably, atomically.
 
-        ``title`` (the household head's name, say) updates the record's display title so a
-        draft can be found in the record list before it is finalized.
+        ``title`` (the site and date, say) updates the record's display title so a draft can
+        be found in the record list before it is finalized; ``search`` (default: the title)
+        is the text the list's search box matches, e.g. the title plus the head's name: it
+        stays on the device, beside the answers it comes from.
 
         This is the autosave: call it on every change. Editing a finalized record makes it a
         draft again (it needs finalizing again). Raises ``RecordNotFound``, or
@@ -103,7 +111,7 @@ class RecordsMixin:
             if title:
                 db.conn.execute(
                     "UPDATE records SET title = ?, search_key = ? WHERE record_id = ?",
-                    [title, _search_key(title), record_id],
+                    [title, _search_key(search or title), record_id],
                 )
 
     def set_position(self, record_id: str, position: Any) -> None:
@@ -197,6 +205,7 @@ class RecordsMixin:
         title: str = "",
         site_id: str | None = None,
         phone: str | None = None,
+        search: str | None = None,
     ) -> Revision:
         """Write an immutable revision of ``answers`` and queue it for sending.
 
@@ -263,7 +272,7 @@ class RecordsMixin:
             if title:
                 db.execute(
                     "UPDATE records SET title = ?, search_key = ? WHERE record_id = ?",
-                    [title, _search_key(title), record_id],
+                    [title, _search_key(search or title), record_id],
                 )
             db.execute(
                 "INSERT INTO drafts (record_id, answers, updated_at) VALUES (?, ?, ?) "

@@ -8,14 +8,27 @@ import time
 import uuid
 from typing import Any
 
+from forms import FORMS_DIR
 from forms.samples import sample_diaspora_interview, sample_household, sample_site_check
 
-# The bundled forms' versions (forms/*.xlsx settings): a revision of another version is
-# refused, so these change with the forms.
+
+def _bundled_version(form_id: str) -> str:
+    """The version in a bundled workbook's settings sheet, read without loading the form: a
+    revision of another version is refused, so tests follow the workbook."""
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(FORMS_DIR / f"{form_id}.xlsx", read_only=True)
+    try:
+        rows = workbook["settings"].iter_rows(max_row=2, values_only=True)
+        header, values = next(rows), next(rows)
+    finally:
+        workbook.close()
+    return str(dict(zip(header, values, strict=False))["version"])
+
+
 FORM_VERSIONS = {
-    "household_registration": "2026120102",
-    "site_check": "2026120102",
-    "diaspora_mapping": "2026112401",
+    form_id: _bundled_version(form_id)
+    for form_id in ("household_registration", "site_check", "diaspora_mapping")
 }
 FORM_VERSION = FORM_VERSIONS["household_registration"]
 
@@ -52,9 +65,7 @@ def household(seed: int, *, site_id: str = "MOZ-ZAM-0001", **changes: Any) -> di
 
 
 def site_check(seed: int, *, site_id: str, latrines: int, individuals: int = 480) -> dict:
-    answers = sample_site_check(seed, latrines=latrines, individuals=individuals)
-    answers["site_id"] = site_id
-    return answers
+    return sample_site_check(seed, latrines=latrines, individuals=individuals, site_id=site_id)
 
 
 def diaspora(seed: int, **changes: Any) -> dict[str, Any]:
