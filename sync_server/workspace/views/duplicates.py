@@ -37,6 +37,12 @@ def _has_pairs(conn: sqlite3.Connection) -> bool:
     )
 
 
+def percent(score: float) -> int:
+    """A pair's probability as a person reads it: never 100%, since it is never certain
+    (0.996 would round to 100 and read as proof)."""
+    return min(round(score * 100), 99)
+
+
 def _int(text: str | None, default: int, top: int) -> int:
     try:
         return min(max(int(text or default), 1), top)
@@ -79,7 +85,7 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
                     [*args, PAGE_SIZE, (page - 1) * PAGE_SIZE],
                 ).fetchall()
         items = [
-            {**dict(r), "percent": round(r["score"] * 100),
+            {**dict(r), "percent": percent(r["score"]),
              "reasons": json.loads(r["agreements"])}
             for r in rows
         ]  # fmt: skip
@@ -134,7 +140,7 @@ def add_routes(router: APIRouter, ws: Workspace) -> None:
         done = request.query_params.get("done", "")
         return ws.render(
             request, who, "duplicate.html", pair=row, one=one, two=two,
-            percent=round(row["score"] * 100), reasons=json.loads(row["agreements"]),
+            percent=percent(row["score"]), reasons=json.loads(row["agreements"]),
             fields=pairs.compare_fields(one["answers"], two["answers"], levels),
             members=pairs.align_members(one["answers"], two["answers"]),
             done=done if done in ACTIONS else "", site_names=site_names,
