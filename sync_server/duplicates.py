@@ -239,11 +239,32 @@ def _reasons(agreements: list[str]) -> list[str]:
 
 
 def household_id_of(conn: sqlite3.Connection, record_id: str) -> str:
-    """The household a record belongs to: its confirmed link, or the record itself."""
+    """The household a record belongs to: its confirmed link; else the household id the
+    tablet gave it (the registration's `household_id` answer, printed on the card); else
+    the record id (records from before household ids)."""
     row = conn.execute(
         "SELECT household_id FROM household_links WHERE record_id = ?", (record_id,)
     ).fetchone()
-    return row[0] if row else record_id
+    if row:
+        return row[0]
+    own = conn.execute(
+        "SELECT json_extract(answers, '$.household_id') FROM records WHERE record_id = ?",
+        (record_id,),
+    ).fetchone()
+    return own[0] if own and isinstance(own[0], str) and own[0] else record_id
+
+
+def _registered_first(conn: sqlite3.Connection, record_ids: tuple[str, str]) -> str:
+    """Of two records, the one whose first revision was made first (ties: the smaller id):
+    a confirmed pair keeps the older registration's household id, the one on its card."""
+
+    def first_made(record_id: str) -> tuple[str, str]:
+        row = conn.execute(
+            "SELECT MIN(created_at) FROM revisions WHERE record_id = ?", (record_id,)
+        ).fetchone()
+        return (row[0] or "", record_id)
+
+    return min(record_ids, key=first_made)
 
 
 def list_pairs(
@@ -319,8 +340,8 @@ def decide(
     first, second = row["record_id_1"], row["record_id_2"]
     household_id = None
     if action == "confirm":
-        # Join the households both records already belong to, under the older id.
-        household_id = min(household_id_of(conn, first), household_id_of(conn, second))
+        # Join the households both records already belong to, under the older one's id.
+        household_id = household_id_of(conn, _registered_first(conn, (first, second)))
         members = {first, second}
         for record_id in (first, second):
             members.update(

@@ -6,6 +6,7 @@ hides the pair for good); every decision is in the audit log, without personal d
 from __future__ import annotations
 
 import copy
+import random
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import requests
 from fieldapp.store import Store
 from fieldapp.sync_client import SyncClient
 from forms import FORMS_DIR, load_form
+from forms.household_id import new_household_id
 from forms.samples import sample_household
 from tests.sync_helpers import ServerProcess, auth
 
@@ -54,6 +56,7 @@ def district(tmp_path_factory):
         hh_head_given_name="CASTIGO",
         hh_head_family_name="Muthemba",
         registration_date="2026-11-21",
+        household_id=new_household_id(random.Random("registered again")),  # a new card
     )
     first_id = register(a, version, family)
     for seed in range(2, 6):  # other families at the same site
@@ -62,7 +65,8 @@ def district(tmp_path_factory):
     for store in (a, b):
         report = SyncClient(store).sync()
         assert report.rejected == 0, store.rejected()
-    yield server, sorted((first_id, again_id)), (a, b, version)
+    cards = {first_id: family["household_id"], again_id: again["household_id"]}
+    yield server, sorted((first_id, again_id)), (a, b, version), cards
     for store in tablets:
         store.close()
     server.stop()
@@ -84,7 +88,7 @@ def post(server: ServerProcess, token: str, pair_id: str, action: str) -> reques
 
 
 def test_the_same_family_from_two_tablets_appears_once_for_review_with_reasons(district):
-    server, expected, _ = district
+    server, expected, *_ = district
     found = pairs(server, server.coordinator_token())
     assert [sorted(r["record_id"] for r in p["records"]) for p in found] == [expected]
     pair = found[0]
@@ -97,7 +101,7 @@ def test_the_same_family_from_two_tablets_appears_once_for_review_with_reasons(d
 
 
 def test_only_coordinators_see_duplicates(district):
-    server, _, _ = district
+    server, *_ = district
     _, device_token = server.enroll()
     response = requests.get(f"{server.url}/api/v1/duplicates", headers=auth(device_token),
                             timeout=10)  # fmt: skip
@@ -107,26 +111,29 @@ def test_only_coordinators_see_duplicates(district):
 
 
 def test_confirm_links_both_records_under_one_household_id_and_reopen_undoes_it(district):
-    server, expected, _ = district
+    server, expected, _, cards = district
+    first_card = next(iter(cards.values()))  # the family registered first, by tablet A
     token = server.coordinator_token()
     pair_id = pairs(server, token)[0]["pair_id"]
     decided = post(server, token, pair_id, "confirm")
     assert decided.status_code == 200, decided.text
-    assert decided.json()["household_id"] == expected[0]
+    # Both linked under the id on the card of the household registered first.
+    assert decided.json()["household_id"] == first_card
     confirmed = pairs(server, token, "confirmed")
-    assert {r["household_id"] for r in confirmed[0]["records"]} == {expected[0]}
+    assert {r["household_id"] for r in confirmed[0]["records"]} == {first_card}
     assert pairs(server, token) == []
     assert post(server, token, pair_id, "confirm").status_code == 409
 
     assert post(server, token, pair_id, "reopen").status_code == 200
     reopened = pairs(server, token)
-    assert [r["household_id"] for r in reopened[0]["records"]] == expected  # each its own
+    # Each its own household again, under its own card's id.
+    assert [r["household_id"] for r in reopened[0]["records"]] == [cards[r] for r in expected]
     links = server.query("SELECT count(*) AS n FROM household_links")[0]["n"]
     assert links == 0
 
 
 def test_a_dismissed_pair_is_never_shown_again_even_after_an_edit(district):
-    server, expected, (_, b, _) = district
+    server, expected, (_, b, _), _ = district
     token = server.coordinator_token()
     pair_id = pairs(server, token)[0]["pair_id"]
     assert post(server, token, pair_id, "dismiss").status_code == 200
@@ -142,7 +149,7 @@ def test_a_dismissed_pair_is_never_shown_again_even_after_an_edit(district):
 
 
 def test_decisions_are_audited_with_ids_only(district):
-    server, _, _ = district
+    server, *_ = district
     token = server.coordinator_token()
     pair_id = pairs(server, token, "dismissed")[0]["pair_id"]
     response = requests.get(f"{server.url}/api/v1/duplicates/{pair_id}/audit",
@@ -154,7 +161,7 @@ def test_decisions_are_audited_with_ids_only(district):
 
 
 def test_an_unknown_pair_is_a_clear_404(district):
-    server, _, _ = district
+    server, *_ = district
     response = post(server, server.coordinator_token(), "no-such-pair", "confirm")
     assert response.status_code == 404
     assert "No duplicate pair no-such-pair" in response.json()["message"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import random
 import re
 import sqlite3
 import zipfile
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from forms.household_id import new_household_id
 from sync_server import auth, db
 from sync_server.app import create_app
 from sync_server.workspace import accounts, pairs, testing
@@ -90,6 +92,8 @@ def office(tmp_path_factory) -> Iterator[dict[str, Any]]:
         family = testing.household(7)
         again = copy.deepcopy(family)
         again["hh_head_given_name"] = family["hh_head_given_name"][:-1] + "e"
+        # Registered again as a new household: the tablet gave it a new card id.
+        again["household_id"] = new_household_id(random.Random("registered again"))
         first = found.push("tablet-a", family)
         second = found.push("tablet-b", again)
         yield {"office": found, "first": first, "second": second, "family": family,
@@ -162,24 +166,29 @@ def test_confirm_links_both_records_the_export_carries_one_household_id_and_undo
     o.sign_in("graca")
     first, second = office["first"], office["second"]
     pair_id = pair_of(o, first, second)["pair_id"]
+    cards = {r["record_id"]: r["card"] for r in o.query(
+        "SELECT record_id, json_extract(answers, '$.household_id') AS card FROM records")}  # fmt: skip
+    assert cards[first] != cards[second]
     before = export_rows(o)
-    assert before[first]["household_id"] == first and before[second]["household_id"] == second
+    # Before the decision, each record is its own household, under its card's id.
+    assert all(row["household_id"] == cards[key] for key, row in before.items())
 
     answer = decide(o, pair_id, "confirm")
     assert answer.status_code == 303
     links = {r["record_id"]: r["household_id"] for r in o.query("SELECT * FROM household_links")}
-    assert links == {first: min(first, second), second: min(first, second)}
+    # Both under the id on the card of the household registered first.
+    assert links == {first: cards[first], second: cards[first]}
     assert "Par confirmado" in o.client.get(answer.headers["location"]).text
     rows = export_rows(o)
-    assert rows[first]["household_id"] == rows[second]["household_id"] == min(first, second)
-    assert all(row["household_id"] == key for key, row in rows.items()
+    assert rows[first]["household_id"] == rows[second]["household_id"] == cards[first]
+    assert all(row["household_id"] == cards[key] for key, row in rows.items()
                if key not in (first, second))  # fmt: skip
     assert pair_id not in o.client.get("/duplicates").text
     assert pair_id in o.client.get("/duplicates?status=confirmed").text
 
     assert decide(o, pair_id, "reopen").status_code == 303
     assert o.query("SELECT * FROM household_links") == []
-    assert export_rows(o)[second]["household_id"] == second
+    assert export_rows(o)[second]["household_id"] == cards[second]
     audit = o.query("SELECT account_id, action, target FROM audit_log "
                     "WHERE action LIKE 'duplicate.%' ORDER BY id")  # fmt: skip
     assert [(r["action"], r["target"]) for r in audit] == [

@@ -16,6 +16,7 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
+from forms import household_id
 from sync_server import auth
 from sync_server.app import create_app
 from sync_server.workspace import accounts, testing
@@ -123,7 +124,9 @@ def test_a_shareable_csv_zip_streams_with_the_records_of_the_district_only(offic
     assert len(rows) == len(office["ids"]["MZ1120"])
     keys = {row["KEY"] for row in rows}
     assert not keys & set(office["ids"]["MZ1120"])  # untraceable ids
-    assert all(row["household_id"] == row["KEY"] for row in rows)  # never linked
+    # Never linked: each row is its own household, and its card id is hashed like KEY.
+    assert len({row["household_id"] for row in rows}) == len(rows)
+    assert not any(household_id.is_valid(row["household_id"]) for row in rows)
     assert "hh_head_given_name" not in rows[0]
 
 
