@@ -2,8 +2,8 @@
 
 `python -m fieldapp.screenshots` draws each screen type (set-up, home, every kind of
 question, a repeat, the index, a blocked finalize, the Sphere panel, the household card and
-its update, a new site, records, sync, home
-after switching language) and lists the labels fully on screen. Tesseract reads the
+its update, a new site, records, sync, home after switching language) and lists the labels
+fully on screen. Tesseract reads the
 images back: every label must be read inside its own box, none may be a solid block, and
 the texts a person needs on each screen (question, hint, choices, buttons) must be there.
 
