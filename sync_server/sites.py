@@ -109,8 +109,15 @@ class SiteList:
         self._db = db
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        with self._db.read() as conn:
+        # Its own connection: callers iterate inside their own `db.read()` block, and a
+        # thread's read connection can't begin a second transaction.
+        from sync_server.db import connect
+
+        conn = connect(self._db.path, read_only=True)
+        try:
             return iter(list_sites(conn))
+        finally:
+            conn.close()
 
     def __len__(self) -> int:
         return len(list(iter(self)))

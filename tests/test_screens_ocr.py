@@ -1,8 +1,9 @@
 """Read every screen type as a person does, in both languages and orientations.
 
 `python -m fieldapp.screenshots` draws each screen type (set-up, home, every kind of
-question, a repeat, the index, a blocked finalize, the Sphere panel, records, sync, home
-after switching language) and lists the labels fully on screen. Tesseract reads the
+question, a repeat, the index, a blocked finalize, the Sphere panel, the household card and
+its update, a new site, records, sync, home after switching language) and lists the labels
+fully on screen. Tesseract reads the
 images back: every label must be read inside its own box, none may be a solid block, and
 the texts a person needs on each screen (question, hint, choices, buttons) must be there.
 
@@ -50,7 +51,7 @@ def test_every_screen_type_reads_back_as_drawn(tmp_path, language, orientation):
         capture_output=True,
     )
     manifest = json.loads((tmp_path / f"{language}-{orientation}.json").read_text("utf-8"))
-    assert len(manifest) == 16
+    assert len(manifest) == 19  # with the household card, its update and a new site
     with ThreadPoolExecutor(max_workers=2) as pool:
         found = pool.map(
             lambda item: problems(
