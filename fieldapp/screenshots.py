@@ -153,6 +153,10 @@ def capture(
         pump(3)
         shot("08-member-2-of-3", question("given_name"))
         go_to_question(screen, "vulnerabilities", index=(1,))
+        for widget in screen.question_widgets:  # below the longer document list
+            if widget.slot.question.name == "vulnerabilities":
+                screen.ids.scroll.scroll_to(widget, padding=10, animate=False)
+        pump(3)
         shot("09-select-multiple", question("vulnerabilities"))
         screen.open_index()
         pump(3)
