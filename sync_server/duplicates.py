@@ -200,6 +200,10 @@ def on_record_merged(
     ]
     population = conn.execute("SELECT count(*) FROM dedup_households").fetchone()[0]
     matches = score_new(household, candidates, model(), population=population)
+    # An update or re-registration carries the household id of its card: it is the same
+    # household by decision of the enumerator who scanned the card, not a probable duplicate.
+    same_card = _same_card(conn, answers.get("household_id"), candidate_ids)
+    matches = [m for m in matches if not {m.record_id_1, m.record_id_2} & same_card]
     found_ids = []
     for match in matches:
         first, second = sorted((match.record_id_1, match.record_id_2))
@@ -223,6 +227,21 @@ def on_record_merged(
         (record_id, record_id, *found_ids),
     )
     return found_ids
+
+
+def _same_card(conn: sqlite3.Connection, card: Any, candidate_ids: list[str]) -> set[str]:
+    """The candidates registered under the same household id (card) as the new record."""
+    if not isinstance(card, str) or not card or not candidate_ids:
+        return set()
+    return {
+        row[0]
+        for row in conn.execute(
+            f"SELECT record_id FROM records WHERE record_id IN "
+            f"({','.join('?' * len(candidate_ids))}) "
+            "AND json_extract(answers, '$.household_id') = ?",
+            (*candidate_ids, card),
+        )
+    }
 
 
 # Review ───────────────────────────────────────────────────────────────────────────────

@@ -289,3 +289,26 @@ def test_members_are_paired_by_sex_and_closest_age_each_at_most_once():
         ("Avó", None, "differ"),
         (None, "Zito", "differ"),
     ]
+
+
+def test_an_update_under_the_same_card_is_not_a_probable_duplicate(tmp_path):
+    """An update (births, deaths, departures) carries the card's household id: the same
+    household by the enumerator's scan, never offered for review; a new registration of the
+    same family under a new card still is."""
+    o = Office(tmp_path / "district")
+    try:
+        family = testing.household(7)
+        first = o.push("tablet-a", family)
+        update = copy.deepcopy(family)
+        update["registration_type"] = "update"  # the same family, found by its card
+        updated = o.push("tablet-b", update)
+        assert o.query("SELECT * FROM duplicate_pairs") == []
+        again = copy.deepcopy(family)
+        again["household_id"] = new_household_id(random.Random("a new card"))
+        second = o.push("tablet-b", again)
+        pairs = o.query("SELECT record_id_1, record_id_2 FROM duplicate_pairs")
+        # The new card is offered against both records of the family, never the two others.
+        assert {tuple(p) for p in pairs} == {
+            tuple(sorted((first, second))), tuple(sorted((updated, second)))}  # fmt: skip
+    finally:
+        o.close()
