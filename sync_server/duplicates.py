@@ -274,14 +274,15 @@ def household_id_of(conn: sqlite3.Connection, record_id: str) -> str:
 
 
 def _registered_first(conn: sqlite3.Connection, record_ids: tuple[str, str]) -> str:
-    """Of two records, the one whose first revision was made first (ties: the smaller id):
+    """Of two records, the one whose first revision was made first (ties: received first):
     a confirmed pair keeps the older registration's household id, the one on its card."""
 
-    def first_made(record_id: str) -> tuple[str, str]:
+    def first_made(record_id: str) -> tuple[str, int]:
+        # Made first on its tablet; made in the same second: received first here.
         row = conn.execute(
-            "SELECT MIN(created_at) FROM revisions WHERE record_id = ?", (record_id,)
+            "SELECT MIN(created_at), MIN(rowid) FROM revisions WHERE record_id = ?", (record_id,)
         ).fetchone()
-        return (row[0] or "", record_id)
+        return (row[0] or "", row[1] or 0)
 
     return min(record_ids, key=first_made)
 

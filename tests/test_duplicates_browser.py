@@ -12,6 +12,7 @@ import copy
 import csv
 import io
 import os
+import random
 import shutil
 import sqlite3
 import tempfile
@@ -25,6 +26,7 @@ import pytest
 from fieldapp.store import Store
 from fieldapp.sync_client import SyncClient
 from forms import FORMS_DIR, load_form
+from forms.household_id import new_household_id
 from sync_server.workspace import accounts, testing
 from tests.sync_helpers import ServerProcess
 
@@ -140,6 +142,8 @@ def family_twice(office: Office, amelia: Store, zito: Store, seed: int, spelling
     family = testing.household(seed, site_id=SITE)
     again = copy.deepcopy(family)
     again["hh_head_given_name"] = spelling(family["hh_head_given_name"])
+    # Zito did not find the family's card: a new registration, a new household id.
+    again["household_id"] = new_household_id(random.Random(f"again-{seed}"))
     return [office.register(amelia, family), office.register(zito, again)]
 
 
@@ -183,9 +187,14 @@ def test_two_tablets_register_one_family_the_coordinator_confirms_and_the_export
         text = opened.read(f"{FORM}.csv").decode("utf-8-sig")
     rows = {row["KEY"]: row for row in csv.DictReader(io.StringIO(text))}
     assert len(rows) == 7
-    assert rows[first]["household_id"] == rows[second]["household_id"] == min(first, second)
-    others = [row for key, row in rows.items() if key not in (first, second)]
-    assert all(row["household_id"] == row["KEY"] for row in others)
+    # One household id for both: the card of the family's first registration (Amélia's).
+    card = amelia.open_for_edit(first).answers["household_id"]
+    assert rows[first]["household_id"] == rows[second]["household_id"] == card
+    others = [key for key in rows if key not in (first, second)]
+    assert all(
+        rows[key]["household_id"] == amelia.open_for_edit(key).answers["household_id"]
+        for key in others
+    )
     office.open("/exports")
     assert "verificar" not in office.browser.page_source  # the purpose stays in the audit log
     assert "7" in office.find("#recent-exports").text

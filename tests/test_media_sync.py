@@ -364,6 +364,7 @@ def test_the_record_page_shows_the_photo_in_chromium(tmp_path: Path, server: Ser
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     store = tablet(tmp_path, server)
     record_id, _ = visit_with_photo(store, real_jpeg(tmp_path))
@@ -380,6 +381,8 @@ def test_the_record_page_shows_the_photo_in_chromium(tmp_path: Path, server: Ser
         browser.find_element(By.NAME, "username").send_keys("graca")
         browser.find_element(By.NAME, "password").send_keys(PASSWORD)
         browser.find_element(By.CSS_SELECTOR, "form button, form [type=submit]").click()
+        # The click only starts the sign-in: wait for it to land before leaving the page.
+        WebDriverWait(browser, 30).until(lambda b: "/login" not in b.current_url)
         browser.get(f"{server.url}/records/{record_id}")
         photo_element = browser.find_element(By.CSS_SELECTOR, "#files img.record-photo")
         width = browser.execute_script(

@@ -246,10 +246,13 @@ def attachment_download(s: Story, ex: Example):
 
 def concurrent_edit(s: Story, ex: Example):
     first = s.values["first"]
+    # Both tablets change the same answer, each to another value: a hard conflict.
+    base = first["answers"]["shelter_situation"]
+    mine, other = [v for v in ("collective_building", "tent", "tarpaulin") if v != base][:2]
     ours = copy.deepcopy(first["answers"])
-    ours["shelter_situation"] = "collective_building"
+    ours["shelter_situation"] = mine
     theirs = copy.deepcopy(first["answers"])
-    theirs["shelter_situation"] = "tent" if ours["shelter_situation"] != "tent" else "tarpaulin"
+    theirs["shelter_situation"] = other
     common = {"record_id": first["record_id"], "parent_revision_id": first["revision_id"]}
     a_edit = s.revision(s.values["a_id"], ours, **common)
     assert s.push(s.values["a"], s.values["a_id"], [a_edit]).status_code == 200
