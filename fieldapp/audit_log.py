@@ -7,13 +7,17 @@ read ours:
 
 - `event`: `form start`, `form resume`, `question`, `add repeat`, `delete repeat`,
   `constraint error`, `form save`, `form finalize`, `form exit`, and
-  `location providers disabled` when the form asks for locations and the platform has no
-  GPS (this desktop, a tablet without one): then the location columns stay empty. The app
-  has no GPS reader yet, so locations are never recorded; the event says so in the file.
+  `location tracking enabled` when the form asks for locations (`location-priority`) and
+  the tablet has a GPS, else `location providers disabled` (this desktop, a tablet without
+  one) and the location columns stay empty;
 - `node`: the answer's XPath in the record, `/data/members[2]/age` (`/data` is the
   instance root ODK uses), empty for form-level events;
 - `start`, `end`: milliseconds since the epoch; a question's event spans the time its
   screen was shown;
+- `latitude`, `longitude`, `accuracy` (when locations are asked): the tablet's latest fix
+  when the event happened, if it is at most `location-max-age` seconds old (ODK's
+  parameter; default 60), else empty. ODK also writes a `location changed` row every
+  `location-min-interval`; we do not (the position rides on every event instead);
 - with `track-changes=true`, `old-value`/`new-value`: the answer when the screen was
   shown and when it was left. Only then do rows hold answers, and the form's `audit`
   question is `sensitive` (personal data in the file).
@@ -35,9 +39,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fieldapp.location import Fix
 from forms.model import Question
 
 FILE_NAME = "audit.csv"
+DEFAULT_LOCATION_MAX_AGE_S = 60.0  # ODK Collect's default for `location-max-age`
 
 
 def _millis(moment: dt.datetime) -> int:
@@ -72,11 +78,21 @@ class AuditLog:
         *,
         clock: Callable[[], dt.datetime] = dt.datetime.now,
         has_gps: bool = False,
+        locate: Callable[[float], Fix | None] | None = None,
     ):
+        """`locate(max_age_s)` gives the tablet's latest fix no older than that, or None
+        (`LocationTracker.latest`)."""
         parameters = question.parameters
         self.track_changes = parameters.get("track-changes", "").lower() == "true"
         self.locations = bool(parameters.get("location-priority"))
-        self.has_gps = has_gps
+        self.has_gps = has_gps and locate is not None
+        self.locate = locate
+        try:
+            self.location_max_age_s = float(
+                parameters.get("location-max-age", DEFAULT_LOCATION_MAX_AGE_S)
+            )
+        except ValueError:
+            self.location_max_age_s = DEFAULT_LOCATION_MAX_AGE_S
         self.path = Path(folder) / name
         self.clock = clock
         self.columns = ["event", "node", "start", "end"]
@@ -111,8 +127,9 @@ class AuditLog:
 
     def start(self, resumed: bool) -> None:
         self.event("form resume" if resumed else "form start")
-        if self.locations and not self.has_gps:
-            self.event("location providers disabled")
+        if self.locations:
+            enabled = self.has_gps
+            self.event("location tracking enabled" if enabled else "location providers disabled")
 
     def show(self, values: dict[str, Any]) -> None:
         """The screen now shows these questions (record path -> answer now)."""
@@ -133,9 +150,23 @@ class AuditLog:
         self._open.clear()
         self._append(rows)
 
+    def _position(self) -> dict[str, str]:
+        """The location columns of a row written now: the latest fresh fix, or empty."""
+        fix = self.locate(self.location_max_age_s) if self.has_gps and self.locate else None
+        if fix is None:
+            return {}
+        return {
+            "latitude": f"{fix.latitude:.6f}",
+            "longitude": f"{fix.longitude:.6f}",
+            "accuracy": f"{fix.accuracy:.1f}",
+        }
+
     def _append(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
+        if self.locations:
+            position = self._position()
+            rows = [{**row, **position} for row in rows]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
         buffer = io.StringIO()

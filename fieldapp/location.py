@@ -1,4 +1,4 @@
-"""The tablet's position for ODK's `start-geopoint` (and, later, the audit's locations).
+"""The tablet's position for ODK's `start-geopoint` and the audit log's locations.
 
 `LocationTracker` keeps the latest fix from plyer's GPS where the platform has one
 (Android); `latest()` gives it while it is fresh, else None with `reason` saying why:
@@ -75,8 +75,10 @@ class LocationTracker:
             self.available = True
             self._fix = (self.clock(), fix)
 
-    def latest(self) -> Fix | None:
+    def latest(self, max_age_s: float | None = None) -> Fix | None:
+        """The latest fix if it is fresh: at most `max_age_s` old (default: the tracker's)."""
+        limit = self.max_age_s if max_age_s is None else max_age_s
         with self._lock:
-            if self._fix is None or self.clock() - self._fix[0] > self.max_age_s:
+            if self._fix is None or self.clock() - self._fix[0] > limit:
                 return None
             return self._fix[1]

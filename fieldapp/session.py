@@ -430,6 +430,7 @@ class FormSession:
             name,
             clock=self.clock,
             has_gps=self.location is not None and self.location.available,
+            locate=self.location.latest if self.location is not None else None,
         )
         resumed = log.path.exists()
         if current != name:

@@ -513,6 +513,36 @@ def test_audit_with_track_changes_and_locations(load, store):
     assert session.form.question("audit").sensitivity == "sensitive"
 
 
+def test_audit_locations_come_from_the_gps_on_every_event_while_the_fix_is_fresh(load, store):
+    """With a GPS, each row carries the tablet's latest fix; once the fix is older than
+    `location-max-age`, the columns stay empty rather than place the event where it was not."""
+    from fieldapp.location import LocationTracker
+
+    now = [100.0]
+    tracker = LocationTracker(max_age_s=600, clock=lambda: now[0])
+    tracker.on_location(lat=-17.851234, lon=36.883456, altitude=12.0, accuracy=4.5)
+    form = load(
+        AUDIT_FORM.format(
+            parameters="location-priority=balanced location-min-interval=10 location-max-age=60"
+        )
+    )
+    record_id = store.create_draft(form.form_id, form.version)
+    session = FormSession(form, store, record_id, clock=ticking_clock(), location=tracker)
+    session.set_answer(slot(session, "head_name"), "Ana Mussa")
+    assert session.next()
+    now[0] = 200.0  # the walk to the next question took 100 s: the fix is stale for the audit
+    session.set_answer(slot(session, "age"), 34)
+    assert session.finalize().finalized
+    rows = audit_rows(session)
+    assert rows[1]["event"] == "location tracking enabled"
+    head = next(r for r in rows if r["node"] == "/data/head_name")
+    assert (head["latitude"], head["longitude"], head["accuracy"]) == (
+        "-17.851234", "36.883456", "4.5")  # fmt: skip
+    age = next(r for r in rows if r["node"] == "/data/age")
+    assert (age["latitude"], age["longitude"]) == ("", "")
+    assert all(r["latitude"] == "" for r in rows if r["event"] == "form finalize")
+
+
 def test_an_edit_after_the_server_may_have_the_audit_writes_a_new_file(load, store):
     session = fill_audited(load, store)
     pending = store.pending_outbox()
